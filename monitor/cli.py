@@ -1,0 +1,349 @@
+"""The command line: parse options, call one library function, format the result."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from monitor import __version__, queries
+from monitor.config import KEYS, Config, load_config, resolve_path
+from monitor.digest import render
+from monitor.errors import ConfigError, MonitorError, StorageError
+from monitor.output import FORMATS, format_rows
+from monitor.pipeline import Context, deliver, poll, preview_digest
+from monitor.schedule import parse_duration
+from monitor.store import Store
+from monitor.timeutil import utcnow
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ConfigProblem(click.ClickException):
+    """A configuration error: exit status 2, message names the key."""
+
+    exit_code = 2
+
+
+@dataclass
+class State:
+    config_path: str | None
+    db_path: str | None
+    _config: Config | None = field(default=None, repr=False)
+
+    def config(self) -> Config:
+        if self._config is None:
+            try:
+                config = load_config(resolve_path(self.config_path))
+            except ConfigError as e:
+                raise ConfigProblem(str(e)) from None
+            if self.db_path:
+                config = replace(config, storage_path=self.db_path)
+            self._config = config
+        return self._config
+
+    def store(self) -> Store:
+        """The database: --db PATH, else the configured storage.path."""
+        path = self.db_path or self.config().storage_path
+        try:
+            return Store.open(path)
+        except StorageError as e:
+            raise click.ClickException(str(e)) from None
+
+
+def output_option(f: F) -> F:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default="table",
+        show_default=True,
+        help="Output format.",
+    )(f)
+
+
+def _setup_logging(verbose: int, quiet: int) -> None:
+    level = logging.INFO - 10 * verbose + 10 * quiet
+    logging.basicConfig(
+        level=max(level, logging.DEBUG),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    # httpx logs every request at INFO; that is noise unless asked for.
+    logging.getLogger("httpx").setLevel(logging.DEBUG if verbose > 1 else logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help="Configuration file. Default: $MONITOR_CONFIG, else config/monitor.toml.",
+)
+@click.option("--db", "db_path", metavar="PATH", help="SQLite database; overrides storage.path.")
+@click.option("-v", "--verbose", count=True, help="More logging (repeat for more).")
+@click.option("-q", "--quiet", count=True, help="Less logging.")
+@click.version_option(__version__, prog_name="monitor")
+@click.pass_context
+def cli(
+    ctx: click.Context, config_path: str | None, db_path: str | None, verbose: int, quiet: int
+) -> None:
+    """Watch news feeds for hardware-partnership stories about the companies you follow.
+
+    Global options come before the command:
+
+        monitor --config config/monitor.toml run --once
+    """
+    _setup_logging(verbose, quiet)
+    ctx.obj = State(config_path, db_path)
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Poll every enabled feed now, send due digests, exit.")
+@click.pass_obj
+def run(state: State, once: bool) -> None:
+    """Run the daemon, or one poll cycle with --once.
+
+    With --once every enabled feed is polled whatever its interval, except feeds held back by a
+    server's Retry-After or by error backoff. Exit status is 0 even when some feeds failed;
+    non-zero only for configuration (2) or database (1) errors.
+
+    Example: monitor --config config/monitor.toml run --once
+    """
+    config = state.config()
+    store = state.store()
+    try:
+        if once:
+            summary, _ = asyncio.run(poll(Context.build(config, store), utcnow(), force=True))
+            outcomes = deliver(store, config, utcnow())
+            click.echo(
+                f"polled {summary.feeds_polled} feeds ({summary.not_modified} not modified, "
+                f"{summary.failed} failed): {summary.new_articles} new articles, "
+                f"{summary.new_stories} new stories, {summary.alerts_queued} alerts queued; "
+                f"{sum(o.status == 'sent' for o in outcomes)} digests sent",
+                err=True,
+            )
+        else:
+            from monitor.daemon import run_daemon
+
+            run_daemon(config, store)
+    finally:
+        store.close()
+
+
+@cli.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("demo"),
+    show_default=True,
+    help="Folder for monitor.db and digests/.",
+)
+@click.option(
+    "--fixtures",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Fixtures folder to serve (default: the checkout's fixtures/).",
+)
+def demo(out: Path, fixtures: Path | None) -> None:
+    """Run the whole pipeline offline on the bundled fixtures and print the digest.
+
+    Serves fixtures/ over a local HTTP server, polls every feed into OUT/monitor.db, writes the
+    digest to OUT/digests/ (txt, html, json) and prints it. Each run starts from an empty database.
+
+    Example: monitor demo --out /tmp/demo
+    """
+    from monitor.demo import find_fixtures, run_demo
+
+    try:
+        fixtures = fixtures or find_fixtures()
+    except FileNotFoundError as e:
+        raise click.ClickException(str(e)) from None
+    result = run_demo(fixtures, out)
+    s = result.summary
+    for path in result.digest_files:
+        if path.suffix == ".txt":
+            click.echo(path.read_text(encoding="utf-8"))
+    click.echo(
+        f"Polled {s.feeds_polled} feeds: {s.new_articles} articles stored, {s.new_stories} "
+        f"stories alerted.\nDigest files:\n"
+        + "\n".join(f"  {p}" for p in result.digest_files)
+        + f"\nExplore: monitor --db {out / 'monitor.db'} stories"
+    )
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--limit", default=50, show_default=True, help="Most results to show.")
+@click.option("--offset", default=0, help="Skip this many results.")
+@click.option("--story", "story_id", type=int, help="Only articles of this story.")
+@click.option("--matched", is_flag=True, help="Only alert-worthy articles.")
+@output_option
+@click.pass_obj
+def search(
+    state: State, query: str, limit: int, offset: int, story_id: int | None, matched: bool, fmt: str
+) -> None:
+    """Full-text search of stored articles (title, summary, content), best match first.
+
+    Example: monitor search "Luxshare device" --format json
+    """
+    store = state.store()
+    try:
+        rows = queries.search(
+            store.db, query, limit=limit, offset=offset, story_id=story_id, matched=matched
+        )
+    finally:
+        store.close()
+    click.echo(format_rows(rows, fmt, ["id", "published", "feed", "story_id", "title"]))
+
+
+@cli.command()
+@click.option("--since", metavar="DURATION", help="Only stories first published within, e.g. 7d.")
+@click.option("--alerted/--not-alerted", default=None, help="Only alerted (or not yet alerted).")
+@click.option("--limit", default=100, show_default=True)
+@output_option
+@click.pass_obj
+def stories(state: State, since: str | None, alerted: bool | None, limit: int, fmt: str) -> None:
+    """List stories: one per event, however many outlets reported it.
+
+    Example: monitor stories --since 30d --format json
+    """
+    try:
+        cutoff = utcnow() - timedelta(seconds=parse_duration(since)) if since else None
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--since") from None
+    store = state.store()
+    try:
+        rows = queries.stories(store.db, since=cutoff, alerted=alerted, limit=limit)
+    finally:
+        store.close()
+    click.echo(
+        format_rows(
+            rows, fmt, ["id", "first_published", "outlet_count", "alerted", "entities", "title"]
+        )
+    )
+
+
+@cli.command()
+@output_option
+@click.pass_obj
+def feeds(state: State, fmt: str) -> None:
+    """List feeds with their health: last status, last error, failures, next due.
+
+    Example: monitor feeds --format json
+    """
+    store = state.store()
+    try:
+        rows = queries.feeds(store.db)
+    finally:
+        store.close()
+    click.echo(
+        format_rows(
+            rows,
+            fmt,
+            [
+                "id",
+                "name",
+                "last_status_code",
+                "consecutive_failures",
+                "next_due",
+                "disabled",
+                "article_count",
+                "last_error",
+            ],
+        )
+    )
+
+
+@cli.command()
+@click.option(
+    "--preview",
+    is_flag=True,
+    required=True,
+    help="Render what the next digest would contain, without sending it.",
+)
+@click.option("--channel", help="Channel to preview (default: every channel).")
+@click.option(
+    "--as",
+    "as_",
+    type=click.Choice(["text", "html", "json"]),
+    default="text",
+    show_default=True,
+    help="Rendering to print.",
+)
+@click.pass_obj
+def digest(state: State, preview: bool, channel: str | None, as_: str) -> None:
+    """Show what the next digest would contain.
+
+    Example: monitor digest --preview --channel team
+    """
+    import json
+
+    config = state.config()
+    channels = [c for c in config.channels if channel in (None, c.name)]
+    if channel and not channels:
+        raise click.ClickException(f"no channel named {channel!r} in {config.source}")
+    store = state.store()
+    try:
+        for c in channels:
+            rendered = render(preview_digest(store, c, utcnow()))
+            if as_ == "json":
+                click.echo(json.dumps(rendered.payload, ensure_ascii=False, indent=2))
+            else:
+                click.echo(rendered.html if as_ == "html" else rendered.text)
+    finally:
+        store.close()
+
+
+@cli.command("check-config")
+@click.pass_obj
+def check_config(state: State) -> None:
+    """Validate the configuration and explain what it will do. Exit status 2 when invalid.
+
+    Example: monitor --config config/monitor.toml check-config
+    """
+    config = state.config()
+    click.echo(f"{config.source}: OK")
+    click.echo(f"  database: {config.storage_path}")
+    click.echo(f"  {len(config.feeds)} feeds ({sum(f.enabled for f in config.feeds)} enabled)")
+    for f in config.feeds:
+        click.echo(
+            f"    - {f.name or f.url} every {f.interval}s{'' if f.enabled else ' (disabled)'}"
+        )
+    click.echo(f"  watching {len(config.entities)} entities:")
+    for name, aliases in config.entities.items():
+        click.echo(f"    - {name}: {', '.join(aliases)}")
+    click.echo(f"  {len(config.channels)} channels:")
+    for c in config.channels:
+        target = c.url or c.path or ", ".join(c.to)
+        click.echo(f"    - {c.name} ({c.type}) -> {target}, schedule {c.schedule.text}")
+
+
+@cli.command("config-keys")
+def config_keys() -> None:
+    """List every configuration key with its default and meaning.
+
+    Example: monitor config-keys
+    """
+    for section in KEYS:
+        header = f"[[{section.name}]]" if section.many else f"[{section.name}]"
+        click.echo(f"{header}  {section.help}")
+        for key in section.keys:
+            default = "" if key.default is None else f" (default: {key.default!r})"
+            required = " (required)" if key.required else ""
+            click.echo(f"  {key.name}{required}{default}: {key.help}")
+
+
+def main() -> None:
+    try:
+        cli(prog_name="monitor")
+    except MonitorError as e:  # a bug if it gets here: every command should handle its own
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(1)

@@ -1,0 +1,486 @@
+"""Configuration: one declarative table of keys, loaded from TOML and validated as a whole.
+
+``KEYS`` is the single place where every key, its type, default and help live; loading, the
+``check-config`` explanation, the README's reference (checked by a test) all read it.
+Errors name the key by its dotted path (``channels[1].url``) and raise ConfigError, which the CLI
+turns into exit status 2.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from monitor.errors import ConfigError
+from monitor.schedule import Schedule, parse_duration, parse_schedule, parse_timezone
+
+DEFAULT_PATH = Path("config/monitor.toml")
+ENV_VAR = "MONITOR_CONFIG"
+CHANNEL_TYPES = ("webhook", "email", "file")
+SMTP_TLS = ("starttls", "ssl", "none")
+WEBHOOK_FORMATS = ("json",)
+
+
+@dataclass(frozen=True)
+class Key:
+    """One configuration key. ``kind`` names a validator in _VALIDATORS."""
+
+    name: str
+    kind: str
+    help: str
+    default: Any = None
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    only_for: tuple[str, ...] = ()  # channel types this key applies to; empty means all
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    help: str
+    keys: tuple[Key, ...]
+    many: bool = False  # an array of tables ([[feeds]]) rather than one table
+
+
+KEYS: tuple[Section, ...] = (
+    Section(
+        "storage",
+        "Where the archive lives.",
+        (
+            Key(
+                "path",
+                "str",
+                "SQLite file (relative paths are relative to the working directory); "
+                "the global option --db PATH overrides it.",
+                default="monitor.db",
+            ),
+        ),
+    ),
+    Section(
+        "fetch",
+        "How feeds are fetched.",
+        (
+            Key(
+                "interval",
+                "duration",
+                "Default polling interval for feeds that set none.",
+                default="15m",
+            ),
+            Key(
+                "timeout",
+                "duration",
+                "Give up on a fetch after this long (connect, read and total).",
+                default="30s",
+            ),
+            Key("concurrency", "int", "How many feeds are fetched at once.", default=8),
+            Key(
+                "max_bytes",
+                "int",
+                "Largest feed body accepted, in bytes.",
+                default=16 * 1024 * 1024,
+            ),
+            Key(
+                "contact",
+                "str",
+                "A URL or e-mail address put in the User-Agent so feed owners can reach you.",
+            ),
+        ),
+    ),
+    Section(
+        "feeds",
+        "The feeds to poll; one [[feeds]] table each.",
+        (
+            Key("url", "url", "The feed's address (http or https).", required=True),
+            Key("name", "str", "A display name; defaults to the feed's own title."),
+            Key(
+                "interval",
+                "duration",
+                "How often to poll, e.g. 90s, 15m, 1h, 1d; defaults to fetch.interval.",
+            ),
+            Key(
+                "enabled",
+                "bool",
+                "Set to false to stop polling without forgetting the feed.",
+                default=True,
+            ),
+        ),
+        many=True,
+    ),
+    Section(
+        "watch",
+        "What to look for.",
+        (
+            Key(
+                "entities",
+                "entities",
+                "Entity name -> list of aliases in any script. Latin aliases "
+                "match case-insensitively on word boundaries, CJK aliases as substrings.",
+                required=True,
+            ),
+        ),
+    ),
+    Section(
+        "stories",
+        "How articles are grouped into stories.",
+        (
+            Key(
+                "window",
+                "duration",
+                "Articles about the same organisations published within this "
+                "window of a story's first article join that story.",
+                default="72h",
+            ),
+        ),
+    ),
+    Section(
+        "channels",
+        "Where digests go; one [[channels]] table each.",
+        (
+            Key(
+                "name",
+                "str",
+                "A unique name, used in logs, the outbox and payloads.",
+                required=True,
+            ),
+            Key("type", "choice", "Kind of channel.", required=True, choices=CHANNEL_TYPES),
+            Key(
+                "schedule",
+                "schedule",
+                '"immediate", "every 1h", or a cron line "0 8 * * *".',
+                default="immediate",
+            ),
+            Key("timezone", "timezone", "Time zone for cron schedules (IANA name).", default="UTC"),
+            Key("url", "url", "Webhook: where the JSON digest is POSTed.", only_for=("webhook",)),
+            Key(
+                "format",
+                "choice",
+                "Webhook: payload format.",
+                default="json",
+                choices=WEBHOOK_FORMATS,
+                only_for=("webhook",),
+            ),
+            Key(
+                "path",
+                "str",
+                "File: folder each digest is written into as .txt, .html and .json.",
+                only_for=("file",),
+            ),
+            Key("smtp_host", "str", "Email: SMTP server host.", only_for=("email",)),
+            Key(
+                "smtp_port",
+                "int",
+                "Email: SMTP port; defaults to 587 (starttls), 465 (ssl) or 25.",
+                only_for=("email",),
+            ),
+            Key(
+                "smtp_tls",
+                "choice",
+                'Email: "starttls", "ssl" or "none".',
+                default="starttls",
+                choices=SMTP_TLS,
+                only_for=("email",),
+            ),
+            Key(
+                "username",
+                "str",
+                "Email: SMTP login name; omit to send without logging in.",
+                only_for=("email",),
+            ),
+            Key(
+                "password_env",
+                "str",
+                "Email: name of the environment variable holding the SMTP password.",
+                only_for=("email",),
+            ),
+            Key("from", "str", "Email: sender address.", only_for=("email",)),
+            Key("to", "str_list", "Email: list of recipient addresses.", only_for=("email",)),
+        ),
+        many=True,
+    ),
+)
+
+_REQUIRED_BY_TYPE = {"webhook": ("url",), "file": ("path",), "email": ("smtp_host", "from", "to")}
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    url: str
+    name: str | None  # None: use the feed's own title
+    interval: int  # seconds
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    name: str
+    type: str  # one of CHANNEL_TYPES
+    schedule: Schedule
+    timezone: str = "UTC"
+    url: str | None = None  # webhook
+    format: str = "json"  # webhook
+    path: str | None = None  # file
+    smtp_host: str | None = None  # email, and the rest below
+    smtp_port: int | None = None
+    smtp_tls: str = "starttls"
+    username: str | None = None
+    password_env: str | None = None
+    from_addr: str | None = None
+    to: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    interval: int = 900
+    timeout: int = 30
+    concurrency: int = 8
+    max_bytes: int = 16 * 1024 * 1024
+    contact: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    storage_path: str
+    fetch: FetchConfig
+    feeds: tuple[FeedConfig, ...]
+    entities: Mapping[str, tuple[str, ...]]
+    story_window: int  # seconds
+    channels: tuple[ChannelConfig, ...]
+    source: str | None = None  # the file it was read from, for messages
+
+
+# --- validators: each takes (key path, value) and returns the clean value or raises ConfigError
+
+
+def _str(path: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(path, f"expected a non-empty string, got {value!r}")
+    return value
+
+
+def _int(path: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(path, f"expected a positive whole number, got {value!r}")
+    return value
+
+
+def _bool(path: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(path, f"expected true or false, got {value!r}")
+    return value
+
+
+def _url(path: str, value: Any) -> str:
+    text = _str(path, value)
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(path, f"expected an http(s) URL, got {value!r}")
+    return text
+
+
+def _duration(path: str, value: Any) -> int:
+    try:
+        return parse_duration(value)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(path, str(e)) from None
+
+
+def _schedule(path: str, value: Any) -> Schedule:
+    try:
+        return parse_schedule(_str(path, value))
+    except ValueError as e:
+        raise ConfigError(path, str(e)) from None
+
+
+def _timezone(path: str, value: Any) -> str:
+    try:
+        parse_timezone(_str(path, value))
+    except ValueError as e:
+        raise ConfigError(path, str(e)) from None
+    return str(value)
+
+
+def _str_list(path: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise ConfigError(path, f"expected a non-empty list of strings, got {value!r}")
+    return tuple(_str(f"{path}[{i}]", v) for i, v in enumerate(value))
+
+
+def _entities(path: str, value: Any) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, dict) or not value:
+        raise ConfigError(
+            path, "expected a table of entity name = [aliases], with at least one entity"
+        )
+    return {name: _str_list(f"{path}.{name}", aliases) for name, aliases in value.items()}
+
+
+_VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
+    "str": _str,
+    "int": _int,
+    "bool": _bool,
+    "url": _url,
+    "duration": _duration,
+    "schedule": _schedule,
+    "timezone": _timezone,
+    "str_list": _str_list,
+    "entities": _entities,
+}
+
+
+def _validate_table(path: str, section: Section, table: Any) -> dict[str, Any]:
+    """Check one table against its section: unknown keys, required keys, types, defaults."""
+    if not isinstance(table, dict):
+        raise ConfigError(path, f"expected a table, got {type(table).__name__}")
+    known = {k.name: k for k in section.keys}
+    for name in table:
+        if name not in known:
+            raise ConfigError(f"{path}.{name}", f"unknown key (known keys: {', '.join(known)})")
+    clean: dict[str, Any] = {}
+    for key in section.keys:
+        key_path = f"{path}.{key.name}"
+        if key.name not in table:
+            if key.required:
+                raise ConfigError(key_path, "is required")
+            clean[key.name] = None if key.default is None else _check(key, key_path, key.default)
+        else:
+            clean[key.name] = _check(key, key_path, table[key.name])
+    return clean
+
+
+def _check(key: Key, path: str, value: Any) -> Any:
+    if key.kind == "choice":
+        if value not in key.choices:
+            raise ConfigError(path, f"expected one of {', '.join(key.choices)}, got {value!r}")
+        return value
+    return _VALIDATORS[key.kind](path, value)
+
+
+def _section(name: str) -> Section:
+    return next(s for s in KEYS if s.name == name)
+
+
+def _channel(path: str, raw: dict[str, Any], clean: dict[str, Any]) -> ChannelConfig:
+    kind = clean["type"]
+    for key in _section("channels").keys:
+        if key.only_for and kind not in key.only_for and key.name in raw:
+            raise ConfigError(
+                f"{path}.{key.name}",
+                f"only applies to {'/'.join(key.only_for)} "
+                f"channels, and this channel is type {kind!r}",
+            )
+    for name in _REQUIRED_BY_TYPE[kind]:
+        if clean[name] is None:
+            raise ConfigError(f"{path}.{name}", f"is required for a {kind} channel")
+    if kind == "email" and clean["password_env"] and not clean["username"]:
+        raise ConfigError(f"{path}.username", "is required when password_env is set")
+    return ChannelConfig(
+        name=clean["name"],
+        type=kind,
+        schedule=clean["schedule"],
+        timezone=clean["timezone"],
+        url=clean["url"],
+        format=clean["format"],
+        path=clean["path"],
+        smtp_host=clean["smtp_host"],
+        smtp_port=clean["smtp_port"],
+        smtp_tls=clean["smtp_tls"],
+        username=clean["username"],
+        password_env=clean["password_env"],
+        from_addr=clean["from"],
+        to=clean["to"] or (),
+    )
+
+
+def parse_config(data: Mapping[str, Any], source: str | None = None) -> Config:
+    """Validate a TOML document (already parsed) into a Config."""
+    try:
+        return _parse(data)
+    except ConfigError as e:
+        raise ConfigError(e.key, e.message, source) from None
+
+
+def _parse(data: Mapping[str, Any]) -> Config:
+    sections = {s.name: s for s in KEYS}
+    for name in data:
+        if name not in sections:
+            raise ConfigError(name, f"unknown section (known: {', '.join(sections)})")
+    tables: dict[str, dict[str, Any]] = {}
+    for section in KEYS:
+        if section.many:
+            continue
+        if section.name not in data and any(k.required for k in section.keys):
+            raise ConfigError(section.name, "is required")
+        tables[section.name] = _validate_table(section.name, section, data.get(section.name, {}))
+
+    fetch = FetchConfig(**tables["fetch"])
+
+    raw_feeds = data.get("feeds", [])
+    if not isinstance(raw_feeds, list):
+        raise ConfigError("feeds", "expected [[feeds]] tables")
+    feeds: list[FeedConfig] = []
+    seen_urls: dict[str, int] = {}
+    for i, raw in enumerate(raw_feeds):
+        clean = _validate_table(f"feeds[{i}]", _section("feeds"), raw)
+        if clean["url"] in seen_urls:
+            raise ConfigError(f"feeds[{i}].url", f"duplicates feeds[{seen_urls[clean['url']]}].url")
+        seen_urls[clean["url"]] = i
+        feeds.append(
+            FeedConfig(
+                url=clean["url"],
+                name=clean["name"],
+                interval=clean["interval"] or fetch.interval,
+                enabled=clean["enabled"],
+            )
+        )
+
+    raw_channels = data.get("channels", [])
+    if not isinstance(raw_channels, list):
+        raise ConfigError("channels", "expected [[channels]] tables")
+    channels: list[ChannelConfig] = []
+    for i, raw in enumerate(raw_channels):
+        clean = _validate_table(f"channels[{i}]", _section("channels"), raw)
+        if any(c.name == clean["name"] for c in channels):
+            raise ConfigError(f"channels[{i}].name", f"duplicate channel name {clean['name']!r}")
+        channels.append(_channel(f"channels[{i}]", raw, clean))
+
+    return Config(
+        storage_path=tables["storage"]["path"],
+        fetch=fetch,
+        feeds=tuple(feeds),
+        entities=tables["watch"]["entities"],
+        story_window=tables["stories"]["window"],
+        channels=tuple(channels),
+    )
+
+
+def resolve_path(explicit: str | None, environ: Mapping[str, str] | None = None) -> Path:
+    """--config PATH, else $MONITOR_CONFIG, else config/monitor.toml."""
+    environ = os.environ if environ is None else environ
+    return Path(explicit or environ.get(ENV_VAR) or DEFAULT_PATH)
+
+
+def load_config(path: Path) -> Config:
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            "", f"configuration file not found (give --config PATH or set ${ENV_VAR})", source
+        ) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError("", f"cannot read configuration: {e}", source) from None
+    return load_config_text(text, source)
+
+
+def load_config_text(text: str, source: str | None = None) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError("", f"not valid TOML: {e}", source) from None
+    return replace(parse_config(data, source), source=source)

@@ -1,0 +1,63 @@
+"""Our exceptions, one tree, each naming the thing it is about.
+
+    MonitorError
+    ├── ConfigError        a configuration key is missing, unknown or invalid (carries the key)
+    ├── StorageError       the database cannot be opened, migrated or locked (carries the path)
+    ├── FetchError         a feed could not be fetched (carries the URL; temporary or not)
+    ├── ParseError         a fetched body is not a feed we can read (carries the URL)
+    └── DeliveryError      a channel did not accept a digest (carries the channel; temporary or not)
+
+Foreign exceptions are wrapped once, at the boundary that called the foreign library, with
+``raise ... from e``, so a log line shows our context and the root cause.
+"""
+
+from __future__ import annotations
+
+
+class MonitorError(Exception):
+    """Base class for every error monitor raises on purpose."""
+
+
+class ConfigError(MonitorError):
+    """A configuration problem. ``key`` is the dotted path of the bad key (``feeds[2].url``)."""
+
+    def __init__(self, key: str, message: str, source: str | None = None) -> None:
+        self.key = key
+        self.message = message
+        self.source = source
+        where = f"{source}: " if source else ""
+        super().__init__(f"{where}{key}: {message}" if key else f"{where}{message}")
+
+
+class StorageError(MonitorError):
+    """The database cannot be used."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}")
+
+
+class FetchError(MonitorError):
+    """A feed could not be fetched. ``temporary`` says whether retrying later may help."""
+
+    def __init__(self, url: str, message: str, *, temporary: bool = True) -> None:
+        self.url = url
+        self.temporary = temporary
+        super().__init__(f"{url}: {message}")
+
+
+class ParseError(MonitorError):
+    """A fetched body could not be read as a feed."""
+
+    def __init__(self, url: str, message: str) -> None:
+        self.url = url
+        super().__init__(f"{url}: {message}")
+
+
+class DeliveryError(MonitorError):
+    """A channel did not accept a digest. ``temporary`` failures are retried."""
+
+    def __init__(self, channel: str, message: str, *, temporary: bool = True) -> None:
+        self.channel = channel
+        self.temporary = temporary
+        super().__init__(f"channel {channel!r}: {message}")

@@ -1,0 +1,53 @@
+"""Rendering listings for the terminal and for other tools: table, json, ndjson, csv."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from tabulate import tabulate
+
+FORMATS = ("table", "json", "ndjson", "csv")
+_CELL_WIDTH = 60
+
+
+def _cell(value: Any, truncate: bool) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        value = ", ".join(str(v) for v in value)
+    text = " ".join(str(value).split())
+    if truncate and len(text) > _CELL_WIDTH:
+        text = text[: _CELL_WIDTH - 1] + "…"
+    return text
+
+
+def format_rows(
+    rows: Sequence[dict[str, Any]], fmt: str, columns: Sequence[str] | None = None
+) -> str:
+    """``columns`` picks what a table shows; json, ndjson and csv always carry every field."""
+    if fmt == "json":
+        return json.dumps(list(rows), ensure_ascii=False, indent=2)
+    if fmt == "ndjson":
+        return "\n".join(json.dumps(r, ensure_ascii=False) for r in rows)
+    if fmt == "csv":
+        buffer = io.StringIO()
+        if rows:
+            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows({k: _cell(v, truncate=False) for k, v in r.items()} for r in rows)
+        return buffer.getvalue().rstrip("\n")
+    if not rows:
+        return "(nothing)"
+    shown = list(columns or rows[0])
+    table: str = tabulate(
+        [[_cell(r.get(c), truncate=True) for c in shown] for r in rows],
+        headers=shown,
+        disable_numparse=True,
+    )
+    return table

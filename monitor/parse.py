@@ -1,0 +1,96 @@
+"""Parse stage: feed bytes → ParsedFeed of Entry records, via feedparser.
+
+feedparser never raises on bad input; it sets ``bozo``. We treat bozo as a warning when entries were
+still found (most real-world bozo feeds parse fine), and as a ParseError when nothing came out.
+Its HTML sanitising and relative-URI resolution are off: we keep only text and links and escape on
+output, and those passes dominate parse time on large feeds.
+"""
+
+from __future__ import annotations
+
+import calendar
+import io
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+
+from monitor.errors import ParseError
+from monitor.records import Entry, ParsedFeed
+
+
+def parse_feed(url: str, body: bytes, headers: Mapping[str, str] | None = None) -> ParsedFeed:
+    """Parse a feed body. ``headers`` are the response headers (any case)."""
+    # feedparser looks up "content-type" case-sensitively; with other casing it guesses the
+    # charset wrong and flags the feed as bozo.
+    lowered = {k.lower(): v for k, v in (headers or {}).items()}
+    # Let feedparser see the body only; it must not go and fetch anything itself.
+    lowered.pop("content-location", None)
+    # A stream, never bytes: given bytes that happen to name a file (a hostile body of
+    # "/etc/passwd"), feedparser opens and parses that local file.
+    result = feedparser.parse(
+        io.BytesIO(body),
+        response_headers=lowered,
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
+    entries = tuple(_entry(e) for e in result.get("entries", []))
+    bozo = result.get("bozo_exception") if result.get("bozo") else None
+    if not entries and bozo is not None and not result.get("version"):
+        raise ParseError(url, f"not a feed: {_describe(bozo)}")
+    feed_info = result.get("feed", {})
+    return ParsedFeed(
+        title=_text(feed_info.get("title")),
+        entries=entries,
+        warning=_describe(bozo) if bozo is not None else None,
+    )
+
+
+def _describe(exc: Any) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def _when(entry: Mapping[str, Any]) -> datetime | None:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        parsed = entry.get(key)
+        if isinstance(parsed, time.struct_time):
+            try:
+                return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+            except (OverflowError, ValueError, OSError):
+                continue
+    return None
+
+
+def _content(entry: Mapping[str, Any]) -> str | None:
+    parts = [c.get("value") for c in entry.get("content", []) if isinstance(c, Mapping)]
+    joined = "\n".join(p for p in parts if isinstance(p, str) and p.strip())
+    return joined or None
+
+
+def _authors(entry: Mapping[str, Any]) -> tuple[str, ...]:
+    names = [a.get("name") for a in entry.get("authors", []) if isinstance(a, Mapping)]
+    clean = tuple(n.strip() for n in names if isinstance(n, str) and n.strip())
+    if clean:
+        return clean
+    author = _text(entry.get("author"))
+    return (author,) if author else ()
+
+
+def _entry(entry: Mapping[str, Any]) -> Entry:
+    return Entry(
+        guid=_text(entry.get("id")),
+        title=_text(entry.get("title")),
+        link=_text(entry.get("link")),
+        summary_html=_text(entry.get("summary")),
+        content_html=_content(entry),
+        published=_when(entry),
+        authors=_authors(entry),
+    )

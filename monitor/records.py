@@ -1,0 +1,158 @@
+"""The plain records that travel between pipeline stages.
+
+Each stage takes and returns these; feedparser results and SQLite rows never leave the module that
+produced them. Times are timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class DueFeed:
+    """A feed the store says should be polled now (store → fetch)."""
+
+    id: int
+    url: str
+    name: str | None  # configured name; None until the feed's own title is known
+    interval: int  # seconds between polls
+    etag: str | None  # from the last 200 response, sent back as If-None-Match
+    last_modified: str | None  # likewise, sent back as If-Modified-Since
+    consecutive_failures: int
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What one HTTP fetch produced (fetch → pipeline). Exactly one of body/error/not_modified."""
+
+    url: str  # the URL asked for
+    final_url: str  # after redirects
+    status_code: int | None  # None when no response arrived (timeout, DNS, refused)
+    headers: dict[str, str]  # response headers, names lower-cased
+    body: bytes | None  # the decoded body of a 200 response
+    not_modified: bool = False  # 304, or a body identical to the last one
+    error: str | None = None  # why the fetch failed, for the feed's health record
+    temporary: bool = True  # whether retrying later may help
+    retry_after: datetime | None = None  # from Retry-After on 429/503
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One feed entry as the feed wrote it (parse → normalise). HTML is still HTML here."""
+
+    guid: str | None  # id/guid as published; None when the feed gives none
+    title: str | None
+    link: str | None
+    summary_html: str | None
+    content_html: str | None
+    published: datetime | None  # published, else updated; None when absent or unparseable
+    authors: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """A parsed feed body (parse → pipeline)."""
+
+    title: str | None
+    entries: tuple[Entry, ...]
+    warning: str | None  # feedparser's bozo exception when entries were still found
+
+
+@dataclass(frozen=True)
+class Article:
+    """A normalised entry: plain text, canonical link, stable hash (normalise → match/store)."""
+
+    feed_url: str
+    guid: str  # entry guid, else its link, else a hash of title and date: never empty
+    title: str
+    url: str | None  # link as published
+    canonical_url: str | None  # url without tracking parameters, fragments and default ports
+    summary: str  # plain text
+    content: str  # plain text of the full content; may repeat the summary
+    published: datetime | None
+    authors: tuple[str, ...]
+    content_hash: str  # "v1:" + sha256 over normalised title and text
+
+
+@dataclass(frozen=True)
+class Match:
+    """What the matcher found in an article (match → cluster/store)."""
+
+    entities: tuple[str, ...]  # watched entities mentioned, by configured name
+    organisations: tuple[str, ...]  # every known organisation mentioned (watched ones included)
+    alert_worthy: bool  # a watched entity in a hardware-partnership story
+    score: float  # 0..1 confidence that this is a hardware partnership
+    why: tuple[str, ...]  # human-readable reasons, evidence first
+
+
+@dataclass(frozen=True)
+class StoryCandidate:
+    """A recent story an alert-worthy article might belong to (store → cluster)."""
+
+    id: int
+    organisations: frozenset[str]
+    first_published: datetime
+
+
+@dataclass(frozen=True)
+class DigestArticle:
+    title: str
+    url: str | None
+    feed: str  # the feed's display name
+    published: datetime | None
+
+
+@dataclass(frozen=True)
+class DigestStory:
+    story_id: int
+    title: str
+    url: str | None
+    entities: tuple[str, ...]
+    score: float
+    why: tuple[str, ...]
+    articles: tuple[DigestArticle, ...]  # every outlet's copy, earliest first
+
+
+@dataclass(frozen=True)
+class Digest:
+    """One message for one channel (store → digest → notify)."""
+
+    digest_id: str  # stable across resends: Idempotency-Key and Message-ID derive from it
+    channel: str
+    created: datetime
+    stories: tuple[DigestStory, ...]
+
+
+@dataclass(frozen=True)
+class FeedOutcome:
+    """How one feed's poll went, for logs and the cycle summary."""
+
+    url: str
+    status: str  # "ok", "not_modified", "error", "skipped"
+    new_articles: int = 0
+    new_stories: int = 0
+    alerts_queued: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class CycleSummary:
+    feeds_polled: int
+    not_modified: int
+    failed: int
+    new_articles: int
+    new_stories: int
+    alerts_queued: int
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """How one channel's digest went."""
+
+    channel: str
+    digest_id: str
+    stories: int
+    status: str  # "sent", "retry" (temporary failure, stays queued) or "failed"
+    error: str | None = None

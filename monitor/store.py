@@ -1,0 +1,605 @@
+"""Store stage: the SQLite archive. Schema and migrations live here and nowhere else.
+
+Everything monitor knows is in one SQLite file: feeds and their health, articles and where they were
+seen, stories, the outbox of deliveries and the digests sent. The scheduler's state lives here too
+(each feed's next_due), so restarts, backoff and Retry-After need no memory of their own.
+
+Writes take plain records and return plain values; rows never leave this module except through
+``monitor.queries``, the read side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+from monitor.config import ChannelConfig, FeedConfig
+from monitor.errors import StorageError
+from monitor.records import (
+    Article,
+    DigestArticle,
+    DigestStory,
+    DueFeed,
+    FetchResult,
+    Match,
+    StoryCandidate,
+)
+from monitor.timeutil import from_iso, iso
+
+BUSY_TIMEOUT_MS = 10_000
+
+migrations = Migrations("monitor")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.table("feeds").create(
+        {
+            "id": int,
+            "url": str,
+            "name": str,
+            "title": str,
+            "origin": str,  # "config" or "cli": who added it
+            "interval": int,
+            "enabled": int,
+            "disabled_reason": str,
+            "etag": str,
+            "last_modified": str,
+            "body_hash": str,
+            "last_attempt": str,
+            "last_success": str,
+            "last_status_code": int,
+            "last_error": str,
+            "last_warning": str,
+            "consecutive_failures": int,
+            "next_due": str,
+            "held_until": str,
+            "created": str,
+        },
+        pk="id",
+        not_null={"url", "origin", "interval", "enabled", "consecutive_failures"},
+        defaults={"enabled": 1, "consecutive_failures": 0},
+    )
+    db.table("feeds").create_index(["url"], unique=True)
+
+    db.table("stories").create(
+        {
+            "id": int,
+            "title": str,
+            "url": str,
+            "first_published": str,
+            "first_seen": str,
+            "last_seen": str,
+            "article_count": int,
+            "entities": str,
+            "organisations": str,  # JSON lists
+            "score": float,
+            "why": str,  # why: JSON list, from the story's first article
+            "alerted": int,
+            "alerted_at": str,
+        },
+        pk="id",
+        defaults={"alerted": 0, "article_count": 0},
+    )
+    db.table("stories").create_index(["first_published"])
+
+    db.table("articles").create(
+        {
+            "id": int,
+            "feed_id": int,  # the feed it was first seen in
+            "guid": str,
+            "url": str,
+            "canonical_url": str,
+            "content_hash": str,
+            "title": str,
+            "summary": str,
+            "content": str,
+            "published": str,
+            "authors": str,
+            "first_seen": str,
+            "updated": str,
+            "entities": str,
+            "organisations": str,
+            "alert_worthy": int,
+            "score": float,
+            "why": str,
+            "story_id": int,
+        },
+        pk="id",
+        foreign_keys=[("feed_id", "feeds", "id"), ("story_id", "stories", "id")],
+    )
+    db.table("articles").create_index(["canonical_url"])
+    db.table("articles").create_index(["content_hash"])
+    db.table("articles").create_index(["story_id"])
+    db.table("articles").create_index(["published"])
+    db.table("articles").enable_fts(
+        ["title", "summary", "content"], create_triggers=True, tokenize="porter"
+    )
+
+    # A sighting is one feed carrying one article: feed+guid is how re-polls are recognised.
+    db.table("sightings").create(
+        {
+            "feed_id": int,
+            "guid": str,
+            "article_id": int,
+            "first_seen": str,
+        },
+        pk=("feed_id", "guid"),
+        foreign_keys=[("feed_id", "feeds", "id"), ("article_id", "articles", "id")],
+    )
+    db.table("sightings").create_index(["article_id"])
+
+    db.table("digests").create(
+        {
+            "id": str,
+            "channel": str,
+            "created": str,
+            "status": str,  # pending | sent | failed
+            "story_ids": str,
+            "attempts": int,
+            "last_error": str,
+            "sent_at": str,
+        },
+        pk="id",
+        defaults={"attempts": 0},
+    )
+    db.table("digests").create_index(["channel", "status"])
+
+    # The outbox: one row per story per channel, pending until the channel accepted it.
+    db.table("deliveries").create(
+        {
+            "id": int,
+            "story_id": int,
+            "channel": str,
+            "status": str,  # pending | sent | failed
+            "queued_at": str,
+            "digest_id": str,
+            "sent_at": str,
+            "last_error": str,
+        },
+        pk="id",
+        foreign_keys=[("story_id", "stories", "id"), ("digest_id", "digests", "id")],
+    )
+    db.table("deliveries").create_index(["story_id", "channel"], unique=True)
+    db.table("deliveries").create_index(["channel", "status"])
+
+
+def _json(value: Iterable[Any]) -> str:
+    return json.dumps(list(value), ensure_ascii=False)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "channel"
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """What storing one article did."""
+
+    article_id: int
+    new_article: bool  # False: an existing article gained a sighting, or the sighting was known
+    new_sighting: bool
+
+
+class Store:
+    """The archive. Open with ``Store.open(path)``; every method is one short transaction."""
+
+    def __init__(self, db: sqlite_utils.Database, path: str) -> None:
+        self.db = db
+        self.path = path
+
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+            db = sqlite_utils.Database(conn)
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            with db.ensure_autocommit_on():
+                db.execute("PRAGMA journal_mode = wal")
+            db.execute("PRAGMA foreign_keys = ON")
+            migrations.apply(db)
+        except (sqlite3.Error, OSError) as e:
+            raise StorageError(str(path), f"cannot open database: {e}") from e
+        return cls(db, str(path))
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.db.atomic():
+            yield
+
+    def schema_version(self) -> list[str]:
+        return [m.name for m in migrations.applied(self.db)]
+
+    # --- feeds
+
+    def sync_feeds(self, feeds: Iterable[FeedConfig], now: datetime) -> None:
+        """Make the feeds table agree with the config: add new feeds (due at once), update names
+        and intervals, and disable config feeds that were removed from it."""
+        feeds = list(feeds)
+        with self.db.atomic():
+            for feed in feeds:
+                row = self._feed_row(feed.url)
+                values = {"name": feed.name, "interval": feed.interval, "origin": "config"}
+                if row is None:
+                    self.db.table("feeds").insert(
+                        {
+                            **values,
+                            "url": feed.url,
+                            "enabled": int(feed.enabled),
+                            "disabled_reason": None if feed.enabled else "disabled in config",
+                            "consecutive_failures": 0,
+                            "next_due": iso(now),
+                            "created": iso(now),
+                        }
+                    )
+                elif row["disabled_reason"] in (None, "disabled in config", "removed from config"):
+                    self.db.table("feeds").update(
+                        row["id"],
+                        {
+                            **values,
+                            "enabled": int(feed.enabled),
+                            "disabled_reason": None if feed.enabled else "disabled in config",
+                        },
+                    )
+                else:  # disabled for a reason of its own (e.g. 410 Gone): keep that
+                    self.db.table("feeds").update(row["id"], values)
+            urls = [f.url for f in feeds]
+            marks = ",".join("?" * len(urls))
+            self.db.execute(
+                "update feeds set enabled = 0, disabled_reason = 'removed from config' "
+                f"where origin = 'config' and enabled = 1 and url not in ({marks})",
+                urls,
+            )
+
+    def _feed_row(self, url: str) -> dict[str, Any] | None:
+        rows = list(self.db.table("feeds").rows_where("url = ?", [url]))
+        return rows[0] if rows else None
+
+    def due_feeds(self, now: datetime, *, force: bool = False) -> list[DueFeed]:
+        """Enabled feeds due now. ``force`` ignores the polling interval but not a server's
+        Retry-After or error backoff (held_until)."""
+        where = "enabled = 1 and (held_until is null or held_until <= :now)"
+        if not force:
+            where += " and (next_due is null or next_due <= :now)"
+        return [
+            DueFeed(
+                r["id"],
+                r["url"],
+                r["name"] or r["title"],
+                r["interval"],
+                r["etag"],
+                r["last_modified"],
+                r["consecutive_failures"],
+            )
+            for r in self.db.table("feeds").rows_where(where, {"now": iso(now)}, order_by="id")
+        ]
+
+    def body_unchanged(self, feed_id: int, body: bytes) -> bool:
+        stored: str | None = self.db.table("feeds").get(feed_id)["body_hash"]
+        return stored == _body_hash(body)
+
+    def record_success(
+        self,
+        feed: DueFeed,
+        result: FetchResult,
+        now: datetime,
+        next_due: datetime,
+        *,
+        title: str | None = None,
+        warning: str | None = None,
+    ) -> None:
+        values: dict[str, Any] = {
+            "last_attempt": iso(now),
+            "last_success": iso(now),
+            "last_status_code": result.status_code,
+            "last_error": None,
+            "last_warning": warning,
+            "consecutive_failures": 0,
+            "next_due": iso(next_due),
+            "held_until": None,
+        }
+        if not result.not_modified:
+            values["etag"] = result.headers.get("etag")
+            values["last_modified"] = result.headers.get("last-modified")
+            if result.body is not None:
+                values["body_hash"] = _body_hash(result.body)
+        if title:
+            values["title"] = title
+        self.db.table("feeds").update(feed.id, values)
+
+    def record_failure(
+        self,
+        feed: DueFeed,
+        now: datetime,
+        error: str,
+        status_code: int | None,
+        next_due: datetime,
+        *,
+        disable: bool,
+    ) -> None:
+        values: dict[str, Any] = {
+            "last_attempt": iso(now),
+            "last_status_code": status_code,
+            "last_error": error,
+            "consecutive_failures": feed.consecutive_failures + 1,
+            "next_due": iso(next_due),
+            "held_until": iso(next_due),
+        }
+        if disable:
+            values.update(enabled=0, disabled_reason=error)
+        self.db.table("feeds").update(feed.id, values)
+
+    # --- articles
+
+    def sighting_known(self, feed_id: int, guid: str) -> bool:
+        return bool(
+            self.db.execute(
+                "select 1 from sightings where feed_id = ? and guid = ?", [feed_id, guid]
+            ).fetchone()
+        )
+
+    def find_article(self, article: Article) -> int | None:
+        """An article already stored under the same canonical link or the same content hash."""
+        row = self.db.execute(
+            "select id from articles where (canonical_url = :url and :url is not null) "
+            "or content_hash = :hash order by id limit 1",
+            {"url": article.canonical_url, "hash": article.content_hash},
+        ).fetchone()
+        return row[0] if row else None
+
+    def add_sighting(self, feed_id: int, guid: str, article_id: int, now: datetime) -> None:
+        self.db.table("sightings").insert(
+            {"feed_id": feed_id, "guid": guid, "article_id": article_id, "first_seen": iso(now)},
+            ignore=True,
+        )
+        self.db.execute(
+            "update stories set last_seen = ? "
+            "where id = (select story_id from articles where id = ?)",
+            [iso(now), article_id],
+        )
+
+    def add_article(self, feed_id: int, article: Article, match: Match, now: datetime) -> int:
+        table = self.db.table("articles")
+        table.insert(
+            {
+                "feed_id": feed_id,
+                "guid": article.guid,
+                "url": article.url,
+                "canonical_url": article.canonical_url,
+                "content_hash": article.content_hash,
+                "title": article.title,
+                "summary": article.summary,
+                "content": article.content,
+                "published": iso(article.published),
+                "authors": _json(article.authors),
+                "first_seen": iso(now),
+                "updated": iso(now),
+                "entities": _json(match.entities),
+                "organisations": _json(match.organisations),
+                "alert_worthy": int(match.alert_worthy),
+                "score": match.score,
+                "why": _json(match.why),
+            }
+        )
+        article_id = _last_id(table)
+        self.add_sighting(feed_id, article.guid, article_id, now)
+        return article_id
+
+    # --- stories
+
+    def story_candidates(self, since: datetime) -> list[StoryCandidate]:
+        rows = self.db.execute(
+            "select id, organisations, first_published from stories where first_published >= ?",
+            [iso(since)],
+        ).fetchall()
+        return [
+            StoryCandidate(r[0], frozenset(json.loads(r[1])), from_iso(r[2]) or since) for r in rows
+        ]
+
+    def create_story(
+        self, article_id: int, article: Article, match: Match, published: datetime, now: datetime
+    ) -> int:
+        table = self.db.table("stories")
+        table.insert(
+            {
+                "title": article.title,
+                "url": article.url,
+                "first_published": iso(published),
+                "first_seen": iso(now),
+                "last_seen": iso(now),
+                "article_count": 0,
+                "entities": _json(match.entities),
+                "organisations": _json(match.organisations),
+                "score": match.score,
+                "why": _json(match.why),
+                "alerted": 0,
+            }
+        )
+        story_id = _last_id(table)
+        self.join_story(story_id, article_id, match, published, now)
+        return story_id
+
+    def join_story(
+        self, story_id: int, article_id: int, match: Match, published: datetime, now: datetime
+    ) -> None:
+        story = self.db.table("stories").get(story_id)
+        entities = sorted(set(json.loads(story["entities"])) | set(match.entities))
+        organisations = sorted(set(json.loads(story["organisations"])) | set(match.organisations))
+        self.db.table("articles").update(article_id, {"story_id": story_id})
+        first = from_iso(story["first_published"]) or published
+        if published < first:  # the story is titled by whoever broke it
+            article = self.db.table("articles").get(article_id)
+            self.db.table("stories").update(
+                story_id, {"title": article["title"], "url": article["url"]}
+            )
+            first = published
+        self.db.table("stories").update(
+            story_id,
+            {
+                "entities": _json(entities),
+                "organisations": _json(organisations),
+                "score": max(story["score"] or 0.0, match.score),
+                "last_seen": iso(now),
+                "first_published": iso(first),
+                "article_count": self.db.execute(
+                    "select count(*) from articles where story_id = ?", [story_id]
+                ).fetchone()[0],
+            },
+        )
+
+    # --- outbox and digests
+
+    def queue_deliveries(
+        self, story_id: int, channels: Iterable[ChannelConfig], now: datetime
+    ) -> int:
+        rows = [
+            {"story_id": story_id, "channel": c.name, "status": "pending", "queued_at": iso(now)}
+            for c in channels
+        ]
+        if not rows:
+            return 0
+        self.db.table("deliveries").insert_all(rows, ignore=True)
+        return len(rows)
+
+    def last_sent(self, channel: str) -> datetime | None:
+        row = self.db.execute(
+            "select max(sent_at) from digests where channel = ? and status = 'sent'", [channel]
+        ).fetchone()
+        return from_iso(row[0])
+
+    def oldest_pending(self, channel: str) -> datetime | None:
+        row = self.db.execute(
+            "select min(queued_at) from deliveries where channel = ? and status = 'pending' "
+            "and digest_id is null",
+            [channel],
+        ).fetchone()
+        return from_iso(row[0])
+
+    def unsent_digest(self, channel: str) -> tuple[str, datetime, list[int]] | None:
+        """A digest made earlier and not yet accepted by the channel: it goes out again as it is,
+        with the same id, so a receiver can recognise the resend."""
+        row = self.db.execute(
+            "select id, created, story_ids from digests where channel = ? and status = 'pending' "
+            "order by created limit 1",
+            [channel],
+        ).fetchone()
+        if row is None:
+            return None
+        return row[0], from_iso(row[1]) or datetime.min, json.loads(row[2])
+
+    def pending_story_ids(self, channel: str) -> list[int]:
+        """Stories waiting for the channel's next digest, best first: by score, then outlets."""
+        return [
+            r[0]
+            for r in self.db.execute(
+                "select d.story_id from deliveries d join stories s on s.id = d.story_id "
+                "where d.channel = ? and d.status = 'pending' and d.digest_id is null "
+                "order by s.score desc, s.article_count desc, s.first_published, s.id",
+                [channel],
+            ).fetchall()
+        ]
+
+    def open_digest(self, channel: str, now: datetime) -> tuple[str, list[int]] | None:
+        """Gather the channel's pending deliveries into a new digest (recorded before sending)."""
+        with self.db.atomic():
+            story_ids = self.pending_story_ids(channel)
+            if not story_ids:
+                return None
+            key = hashlib.sha256(f"{channel}|{iso(now)}|{story_ids}".encode()).hexdigest()[:8]
+            digest_id = f"{now:%Y%m%dT%H%M%SZ}-{_slug(channel)}-{key}"
+            self.db.table("digests").insert(
+                {
+                    "id": digest_id,
+                    "channel": channel,
+                    "created": iso(now),
+                    "status": "pending",
+                    "story_ids": json.dumps(story_ids),
+                    "attempts": 0,
+                }
+            )
+            marks = ",".join("?" * len(story_ids))
+            self.db.execute(
+                f"update deliveries set digest_id = ? where channel = ? and story_id in ({marks})",
+                [digest_id, channel, *story_ids],
+            )
+        return digest_id, story_ids
+
+    def record_digest_sent(self, digest_id: str, now: datetime) -> None:
+        """The channel accepted the digest: its stories leave the outbox, in one transaction."""
+        with self.db.atomic():
+            self.db.table("digests").update(digest_id, {"status": "sent", "sent_at": iso(now)})
+            self.db.execute(
+                "update deliveries set status = 'sent', sent_at = ? where digest_id = ?",
+                [iso(now), digest_id],
+            )
+            self.db.execute(
+                "update stories set alerted = 1, alerted_at = coalesce(alerted_at, ?) "
+                "where id in (select story_id from deliveries where digest_id = ?)",
+                [iso(now), digest_id],
+            )
+
+    def record_digest_failed(self, digest_id: str, error: str, *, permanent: bool) -> None:
+        with self.db.atomic():
+            self.db.execute(
+                "update digests set attempts = attempts + 1, last_error = ?, status = ? "
+                "where id = ?",
+                [error, "failed" if permanent else "pending", digest_id],
+            )
+            self.db.execute(
+                "update deliveries set last_error = ?, status = ? where digest_id = ?",
+                [error, "failed" if permanent else "pending", digest_id],
+            )
+
+    def digest_stories(self, story_ids: list[int]) -> list[DigestStory]:
+        """Stories with every outlet's copy, in the order given."""
+        stories = []
+        for story_id in story_ids:
+            s = self.db.table("stories").get(story_id)
+            articles = [
+                DigestArticle(r[0], r[1], r[2], from_iso(r[3]))
+                for r in self.db.execute(
+                    "select a.title, a.url, coalesce(f.name, f.title, f.url), "
+                    "coalesce(a.published, si.first_seen) "
+                    "from articles a join sightings si on si.article_id = a.id "
+                    "join feeds f on f.id = si.feed_id where a.story_id = ? "
+                    "order by coalesce(a.published, si.first_seen), f.id",
+                    [story_id],
+                )
+            ]
+            stories.append(
+                DigestStory(
+                    story_id=story_id,
+                    title=s["title"],
+                    url=s["url"],
+                    entities=tuple(json.loads(s["entities"])),
+                    score=s["score"] or 0.0,
+                    why=tuple(json.loads(s["why"])),
+                    articles=tuple(articles),
+                )
+            )
+        return stories
+
+
+def _last_id(table: sqlite_utils.db.Table) -> int:
+    assert table.last_pk is not None
+    return int(table.last_pk)
+
+
+def _body_hash(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()

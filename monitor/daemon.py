@@ -16,6 +16,7 @@ from datetime import datetime
 from types import FrameType
 
 from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -35,6 +36,8 @@ def run_daemon(config: Config, store: Store, clock: Callable[[], datetime] = utc
     ctx = Context.build(config, store)
     scheduler = BlockingScheduler(
         timezone="UTC",
+        # One worker: jobs share one SQLite connection and must not overlap.
+        executors={"default": ThreadPoolExecutor(max_workers=1)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE},
     )
 
@@ -63,7 +66,8 @@ def run_daemon(config: Config, store: Store, clock: Callable[[], datetime] = utc
 
     def stop(signum: int, frame: FrameType | None) -> None:
         log.info("stopping signal=%s", signal.Signals(signum).name)
-        scheduler.shutdown(wait=False)
+        # Let a running job finish: the store is closed after this returns.
+        scheduler.shutdown(wait=True)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

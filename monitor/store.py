@@ -204,7 +204,9 @@ class Store:
         path = Path(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+            # The daemon's jobs run in a scheduler worker thread, one job at a time (the
+            # executor has a single worker), so the connection is never used concurrently.
+            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
             db = sqlite_utils.Database(conn)
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             with db.ensure_autocommit_on():

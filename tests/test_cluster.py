@@ -1,0 +1,186 @@
+"""Pure tests of the cluster decision: which recent story an alert-worthy article joins."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.cluster import assign_story
+from monitor.records import StoryCandidate
+
+WINDOW = timedelta(hours=72)
+MARCH = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+def candidate(id: int, *organisations: str, published: datetime = MARCH) -> StoryCandidate:
+    return StoryCandidate(id, frozenset(organisations), published)
+
+
+def orgs(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+def test_copy_naming_same_two_organisations_within_window_joins() -> None:
+    story = candidate(7, "OpenAI", "Luxshare")
+
+    assert (
+        assign_story(orgs("OpenAI", "Luxshare"), MARCH + timedelta(hours=5), [story], WINDOW) == 7
+    )
+
+
+def test_copy_naming_a_superset_of_two_shared_organisations_joins() -> None:
+    story = candidate(7, "OpenAI", "Luxshare")
+
+    joined = assign_story(
+        orgs("OpenAI", "Luxshare", "Apple"), MARCH + timedelta(hours=5), [story], WINDOW
+    )
+
+    assert joined == 7
+
+
+def test_copy_published_slightly_before_the_story_joins() -> None:
+    story = candidate(7, "OpenAI", "Luxshare")
+
+    assert (
+        assign_story(orgs("OpenAI", "Luxshare"), MARCH - timedelta(hours=2), [story], WINDOW) == 7
+    )
+
+
+def test_copy_exactly_one_window_later_joins() -> None:
+    story = candidate(7, "OpenAI", "Luxshare")
+
+    assert assign_story(orgs("OpenAI", "Luxshare"), MARCH + WINDOW, [story], WINDOW) == 7
+
+
+def test_same_organisations_outside_window_start_a_new_story() -> None:
+    story = candidate(7, "OpenAI", "Luxshare", published=datetime(2025, 9, 10, tzinfo=UTC))
+
+    assert assign_story(orgs("OpenAI", "Luxshare"), MARCH, [story], WINDOW) is None
+
+
+def test_just_past_the_window_starts_a_new_story() -> None:
+    story = candidate(7, "OpenAI", "Luxshare")
+
+    later = MARCH + WINDOW + timedelta(seconds=1)
+
+    assert assign_story(orgs("OpenAI", "Luxshare"), later, [story], WINDOW) is None
+
+
+def test_sharing_only_one_organisation_with_a_different_partner_does_not_join() -> None:
+    story = candidate(7, "OpenAI", "Luxshare")
+
+    assert assign_story(orgs("OpenAI", "Broadcom"), MARCH, [story], WINDOW) is None
+
+
+def test_single_organisation_does_not_join_a_two_party_story() -> None:
+    story = candidate(7, "OpenAI", "Luxshare")
+
+    assert assign_story(orgs("OpenAI"), MARCH, [story], WINDOW) is None
+
+
+def test_identical_single_organisation_sets_join() -> None:
+    story = candidate(7, "Luxshare")
+
+    assert assign_story(orgs("Luxshare"), MARCH + timedelta(hours=1), [story], WINDOW) == 7
+
+
+def test_no_organisations_never_join() -> None:
+    story = candidate(7)
+
+    assert assign_story(orgs(), MARCH, [story], WINDOW) is None
+
+
+def test_no_candidates_means_a_new_story() -> None:
+    assert assign_story(orgs("OpenAI", "Luxshare"), MARCH, [], WINDOW) is None
+
+
+def test_candidate_sharing_most_organisations_wins() -> None:
+    article = orgs("OpenAI", "Luxshare", "Foxconn")
+    two = candidate(1, "OpenAI", "Luxshare", published=MARCH + timedelta(hours=1))
+    three = candidate(2, "OpenAI", "Luxshare", "Foxconn", published=MARCH - timedelta(hours=40))
+
+    assert assign_story(article, MARCH, [two, three], WINDOW) == 2
+    assert assign_story(article, MARCH, [three, two], WINDOW) == 2
+
+
+def test_with_equal_overlap_the_closest_in_time_wins() -> None:
+    article = orgs("OpenAI", "Luxshare")
+    far = candidate(1, "OpenAI", "Luxshare", published=MARCH - timedelta(hours=30))
+    near = candidate(2, "OpenAI", "Luxshare", published=MARCH + timedelta(hours=3))
+    farther = candidate(3, "OpenAI", "Luxshare", published=MARCH + timedelta(hours=60))
+
+    assert assign_story(article, MARCH, [far, near, farther], WINDOW) == 2
+    assert assign_story(article, MARCH, [farther, near, far], WINDOW) == 2
+
+
+def test_candidates_outside_window_are_ignored_even_with_more_overlap() -> None:
+    article = orgs("OpenAI", "Luxshare", "Foxconn")
+    old = candidate(1, "OpenAI", "Luxshare", "Foxconn", published=MARCH - timedelta(days=30))
+    recent = candidate(2, "OpenAI", "Luxshare", published=MARCH)
+
+    assert assign_story(article, MARCH, [old, recent], WINDOW) == 2
+
+
+ORGANISATIONS = ["OpenAI", "Luxshare", "Broadcom", "Foxconn", "TSMC"]
+
+candidates_strategy = st.lists(
+    st.tuples(
+        st.frozensets(st.sampled_from(ORGANISATIONS), max_size=4),
+        st.integers(min_value=-100, max_value=100),  # hours from MARCH
+    ),
+    max_size=8,
+).map(
+    lambda specs: [
+        StoryCandidate(i + 1, organisations, MARCH + timedelta(hours=hours))
+        for i, (organisations, hours) in enumerate(specs)
+    ]
+)
+
+
+@settings(database=None, max_examples=300)
+@given(
+    organisations=st.frozensets(st.sampled_from(ORGANISATIONS), max_size=4),
+    candidates=candidates_strategy,
+    data=st.data(),
+)
+def test_decision_does_not_depend_on_candidate_order(
+    organisations: frozenset[str], candidates: list[StoryCandidate], data: st.DataObject
+) -> None:
+    shuffled = data.draw(st.permutations(candidates))
+
+    expected = assign_story(organisations, MARCH, candidates, WINDOW)
+
+    assert assign_story(organisations, MARCH, shuffled, WINDOW) == expected
+    assert assign_story(organisations, MARCH, iter(shuffled), WINDOW) == expected
+
+
+@settings(database=None, max_examples=300)
+@given(
+    organisations=st.frozensets(st.sampled_from(ORGANISATIONS), max_size=4),
+    candidates=candidates_strategy,
+)
+def test_chosen_story_fits_and_no_other_fits_better(
+    organisations: frozenset[str], candidates: list[StoryCandidate]
+) -> None:
+    def fits(c: StoryCandidate) -> bool:
+        shared = organisations & c.organisations
+        in_window = abs(c.first_published - MARCH) <= WINDOW
+        return in_window and (
+            len(shared) >= 2 or (len(shared) == 1 and organisations == c.organisations)
+        )
+
+    def rank(c: StoryCandidate) -> tuple[int, timedelta]:
+        return (-len(organisations & c.organisations), abs(c.first_published - MARCH))
+
+    chosen = assign_story(organisations, MARCH, candidates, WINDOW)
+    fitting = [c for c in candidates if fits(c)]
+
+    if not fitting:
+        assert chosen is None
+    else:
+        best = min(rank(c) for c in fitting)
+        winner = next(c for c in candidates if c.id == chosen)
+        assert fits(winner)
+        assert rank(winner) == best

@@ -1,0 +1,198 @@
+"""Integration: digests delivered to a real webhook receiver, a real SMTP server and a folder,
+including a receiver that is down and a crash between digest and send."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import email.policy
+import html
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+from conftest import FeedServer, Receiver, SmtpServer, expected_stories, write_config
+
+from monitor.cli import cli
+from monitor.config import load_config
+from monitor.store import Store
+from monitor.timeutil import utcnow
+
+LUXSHARE_FEEDS = ("techwire.xml", "asia-supply-daily.rdf", "zhongguo-dianzi.xml")
+
+
+def monitor(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def config_with(tmp_path: Path, feed_server: FeedServer, channels: str) -> Path:
+    urls = [feed_server.feed_url(n) for n in LUXSHARE_FEEDS]
+    return write_config(tmp_path / "monitor.toml", urls, channels)
+
+
+def test_webhook_down_keeps_stories_queued_and_resends_the_same_digest(
+    tmp_path: Path, feed_server: FeedServer, receiver: Receiver
+) -> None:
+    receiver.statuses = [503]
+    config = config_with(tmp_path, feed_server, f"""
+[[channels]]
+name = "team"
+type = "webhook"
+url = "{receiver.url}/hook"
+""")
+    monitor("--config", str(config), "run", "--once")
+    [first] = receiver.wait_for(1)
+    deliveries = json.loads(monitor("--config", str(config), "stories", "--format", "json").output)
+    assert all(s["alerted"] is False for s in deliveries)
+
+    monitor("--config", str(config), "run", "--once")
+
+    first_try, second_try = receiver.wait_for(2)
+    assert second_try.headers["idempotency-key"] == first.headers["idempotency-key"]
+    assert json.loads(second_try.body) == json.loads(first_try.body)
+    stories = json.loads(monitor("--config", str(config), "stories", "--format", "json").output)
+    assert stories and all(s["alerted"] is True for s in stories)
+    monitor("--config", str(config), "run", "--once")
+    assert len(receiver.requests) == 2
+
+
+def test_webhook_rejecting_the_payload_marks_the_digest_failed(
+    tmp_path: Path, feed_server: FeedServer, receiver: Receiver
+) -> None:
+    receiver.statuses = [400]
+    config = config_with(tmp_path, feed_server, f"""
+[[channels]]
+name = "team"
+type = "webhook"
+url = "{receiver.url}/hook"
+""")
+    monitor("--config", str(config), "run", "--once")
+    monitor("--config", str(config), "run", "--once")
+
+    assert len(receiver.requests) == 1  # permanent: not retried on its own
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        rows = conn.execute("select status, last_error from digests").fetchall()
+    assert rows == [("failed", "channel 'team': webhook answered HTTP 400")]
+
+
+def test_crash_after_digest_was_made_resends_it_with_the_same_id(
+    tmp_path: Path, feed_server: FeedServer, receiver: Receiver
+) -> None:
+    config_path = config_with(tmp_path, feed_server, f"""
+[[channels]]
+name = "team"
+type = "webhook"
+url = "{receiver.url}/hook"
+schedule = "every 1d"
+""")
+    config = load_config(config_path)
+    monitor("--config", str(config_path), "run", "--once")
+    [sent] = receiver.wait_for(1)
+    # Simulate a daemon killed after recording a digest but before the receiver answered:
+    # new stories get queued and a digest is opened, and nothing is sent.
+    feed = feed_server.folder / "techwire.xml"
+    feed.write_text(feed.read_text(encoding="utf-8").replace(
+        "<item>", """<item>
+      <title>OpenAI signs supply agreement with Luxshare for AI server racks</title>
+      <link>https://techwire.example/2026/05/01/openai-luxshare-racks</link>
+      <guid>techwire-racks</guid>
+      <pubDate>Fri, 01 May 2026 08:00:00 +0000</pubDate>
+      <description>OpenAI signed a supply agreement with Luxshare Precision to assemble
+      AI server racks for its data centres.</description>
+    </item>
+    <item>""", 1), encoding="utf-8")
+    monitor("--config", str(config_path), "run", "--once")  # interval not due: nothing sent
+    assert len(receiver.requests) == 1
+    store = Store.open(config.storage_path)
+    opened = store.open_digest("team", utcnow())
+    store.close()
+    assert opened is not None
+
+    monitor("--config", str(config_path), "run", "--once")  # an unsent digest goes out at once
+
+    _, resent = receiver.wait_for(2)
+    assert resent.headers["idempotency-key"] == opened[0] != sent.headers["idempotency-key"]
+    assert [s["title"] for s in json.loads(resent.body)["stories"]] == [
+        "OpenAI signs supply agreement with Luxshare for AI server racks"]
+
+
+def _parts(message: Message) -> dict[str, str]:
+    return {part.get_content_type(): part.get_payload(decode=True).decode()
+            for part in message.walk() if not part.is_multipart()}
+
+
+def test_email_digest_arrives_as_multipart_text_and_html(
+    tmp_path: Path, feed_server: FeedServer, smtp_server: SmtpServer
+) -> None:
+    config = config_with(tmp_path, feed_server, f"""
+[[channels]]
+name = "mail"
+type = "email"
+smtp_host = "{smtp_server.host}"
+smtp_port = {smtp_server.port}
+smtp_tls = "none"
+from = "monitor@example.com"
+to = ["analyst@example.com", "desk@example.com"]
+""")
+
+    result = monitor("--config", str(config), "run", "--once")
+
+    assert result.exit_code == 0, result.output
+    [received] = smtp_server.messages
+    message = message_from_bytes(received.as_bytes(), policy=email.policy.default)
+    digest_id = message["X-Monitor-Digest"]
+    assert message["Message-ID"] == f"<{digest_id}@example.com>"
+    assert message["To"] == "analyst@example.com, desk@example.com"
+    stories = expected_stories(LUXSHARE_FEEDS)
+    assert message["Subject"].startswith(f"[monitor] {len(stories)} new stories: ")
+    parts = _parts(message)
+    assert set(parts) == {"text/plain", "text/html"}
+    for titles in stories.values():  # every outlet's copy is listed in both parts
+        assert all(t in parts["text/plain"] for t in titles)
+        assert all(html.escape(t, quote=False) in parts["text/html"] for t in titles)
+    assert "立讯精密" in parts["text/plain"] and "立讯精密" in parts["text/html"]
+
+
+def test_smtp_server_down_keeps_the_digest_for_later(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    from conftest import free_port
+
+    config = config_with(tmp_path, feed_server, f"""
+[[channels]]
+name = "mail"
+type = "email"
+smtp_host = "127.0.0.1"
+smtp_port = {free_port()}
+smtp_tls = "none"
+from = "monitor@example.com"
+to = ["analyst@example.com"]
+""")
+
+    result = monitor("--config", str(config), "run", "--once")
+
+    assert result.exit_code == 0
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        [(status, error)] = conn.execute("select status, last_error from digests").fetchall()
+        pending = conn.execute("select count(*) from deliveries where status = 'pending'").fetchone()
+    assert status == "pending" and "ConnectionRefusedError" in error
+    assert pending[0] == len(expected_stories(LUXSHARE_FEEDS))
+
+
+def test_file_channel_writes_text_html_and_json(tmp_path: Path, feed_server: FeedServer) -> None:
+    config = config_with(tmp_path, feed_server, f"""
+[[channels]]
+name = "inbox"
+type = "file"
+path = "{tmp_path / 'digests'}"
+""")
+
+    monitor("--config", str(config), "run", "--once")
+
+    files = sorted(p.name for p in (tmp_path / "digests").iterdir())
+    [digest_id] = {name.rsplit(".", 1)[0] for name in files}
+    assert files == [f"{digest_id}.html", f"{digest_id}.json", f"{digest_id}.txt"]
+    payload = json.loads((tmp_path / "digests" / f"{digest_id}.json").read_text(encoding="utf-8"))
+    assert payload["digest_id"] == digest_id
+    assert len(payload["stories"]) == len(expected_stories(LUXSHARE_FEEDS))

@@ -1,0 +1,540 @@
+"""Tests of the SQLite archive, against a real database file in tmp_path."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.config import ChannelConfig, FeedConfig
+from monitor.records import (
+    Article,
+    DigestArticle,
+    DigestStory,
+    DueFeed,
+    FetchResult,
+    Match,
+)
+from monitor.schedule import parse_schedule
+from monitor.store import Store
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+FEED_A = "https://feeds.example.com/a.xml"
+FEED_B = "https://feeds.example.com/b.xml"
+FEED_C = "https://feeds.example.com/c.xml"
+
+
+def make_article(
+    n: int,
+    *,
+    title: str | None = None,
+    feed_url: str = FEED_A,
+    canonical_url: str | None = "",
+    content_hash: str | None = None,
+    published: datetime | None = NOW,
+) -> Article:
+    """The n-th article; each part unique to n unless given."""
+    url = f"https://news.example.com/story-{n}"
+    return Article(
+        feed_url=feed_url,
+        guid=f"guid-{n}",
+        title=title or f"Story {n}",
+        url=f"{url}?utm_source=rss",
+        canonical_url=url if canonical_url == "" else canonical_url,
+        summary=f"Summary {n}",
+        content=f"Content {n}",
+        published=published,
+        authors=("A. Writer",),
+        content_hash=content_hash or "v1:" + hashlib.sha256(f"story {n}".encode()).hexdigest(),
+    )
+
+
+def make_match(
+    entities: tuple[str, ...] = ("OpenAI",),
+    organisations: tuple[str, ...] = ("OpenAI", "Luxshare"),
+    *,
+    score: float = 0.8,
+    why: tuple[str, ...] = ("names OpenAI and Luxshare",),
+) -> Match:
+    return Match(
+        entities=entities,
+        organisations=organisations,
+        alert_worthy=True,
+        score=score,
+        why=why,
+    )
+
+
+def channel(name: str = "team") -> ChannelConfig:
+    return ChannelConfig(name=name, type="file", schedule=parse_schedule("immediate"), path="out")
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "monitor.db"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[Store]:
+    s = Store.open(db_path)
+    yield s
+    s.close()
+
+
+def feed_row(store: Store, url: str) -> dict[str, object]:
+    rows = list(store.db.table("feeds").rows_where("url = ?", [url]))
+    assert len(rows) == 1
+    return rows[0]
+
+
+def one_feed(store: Store, url: str = FEED_A, now: datetime = NOW) -> DueFeed:
+    """Sync a single config feed and return it as due."""
+    store.sync_feeds([FeedConfig(url, "Feed A", 900)], now)
+    [feed] = store.due_feeds(now)
+    return feed
+
+
+# --- opening
+
+
+def test_migrations_applied_once(db_path: Path) -> None:
+    Store.open(db_path).close()
+    store = Store.open(db_path)
+    try:
+        assert store.schema_version() == ["m001_initial"]
+    finally:
+        store.close()
+
+
+def test_journal_mode_is_wal(store: Store, db_path: Path) -> None:
+    assert store.db.execute("pragma journal_mode").fetchone()[0] == "wal"
+    assert Path(f"{db_path}-wal").exists()
+
+
+def test_open_creates_missing_parent_folders(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "deep" / "er" / "monitor.db")
+    try:
+        assert store.schema_version() == ["m001_initial"]
+    finally:
+        store.close()
+
+
+def test_second_store_reads_while_first_holds_a_write_transaction(
+    store: Store, db_path: Path
+) -> None:
+    store.sync_feeds([FeedConfig(FEED_A, "Feed A", 900)], NOW)
+    with store.transaction():
+        store.sync_feeds([FeedConfig(FEED_A, "Renamed", 900)], NOW)  # takes the write lock
+        other = Store.open(db_path)
+        try:
+            due = other.due_feeds(NOW)
+            assert other.schema_version() == ["m001_initial"]
+        finally:
+            other.close()
+
+    assert [f.name for f in due] == ["Feed A"]  # the other reader sees the last commit
+
+
+# --- feeds
+
+
+def test_sync_feeds_adds_new_feeds_due_now(store: Store) -> None:
+    store.sync_feeds([FeedConfig(FEED_A, "Feed A", 900), FeedConfig(FEED_B, None, 600)], NOW)
+
+    due = store.due_feeds(NOW)
+
+    assert due == [
+        DueFeed(due[0].id, FEED_A, "Feed A", 900, None, None, 0),
+        DueFeed(due[1].id, FEED_B, None, 600, None, None, 0),
+    ]
+    assert store.due_feeds(NOW - timedelta(seconds=1)) == []
+
+
+def test_sync_feeds_updates_names_and_intervals(store: Store) -> None:
+    store.sync_feeds([FeedConfig(FEED_A, "Feed A", 900)], NOW)
+    store.sync_feeds([FeedConfig(FEED_A, "Feed A, renamed", 3600)], NOW)
+
+    [feed] = store.due_feeds(NOW)
+
+    assert (feed.name, feed.interval) == ("Feed A, renamed", 3600)
+
+
+def test_sync_feeds_adds_feed_disabled_in_config_as_disabled(store: Store) -> None:
+    store.sync_feeds([FeedConfig(FEED_A, "Feed A", 900, enabled=False)], NOW)
+
+    row = feed_row(store, FEED_A)
+
+    assert (row["enabled"], row["disabled_reason"]) == (0, "disabled in config")
+    assert store.due_feeds(NOW, force=True) == []
+
+
+def test_feed_removed_from_config_is_disabled_and_comes_back_enabled(store: Store) -> None:
+    a, b = FeedConfig(FEED_A, "Feed A", 900), FeedConfig(FEED_B, "Feed B", 900)
+    store.sync_feeds([a, b], NOW)
+
+    store.sync_feeds([a], NOW)
+
+    assert [f.url for f in store.due_feeds(NOW)] == [FEED_A]
+    row = feed_row(store, FEED_B)
+    assert (row["enabled"], row["disabled_reason"]) == (0, "removed from config")
+
+    store.sync_feeds([a, b], NOW)
+
+    assert [f.url for f in store.due_feeds(NOW)] == [FEED_A, FEED_B]
+    row = feed_row(store, FEED_B)
+    assert (row["enabled"], row["disabled_reason"]) == (1, None)
+
+
+def test_removing_every_feed_from_config_disables_them_all(store: Store) -> None:
+    store.sync_feeds([FeedConfig(FEED_A, "Feed A", 900), FeedConfig(FEED_B, "Feed B", 900)], NOW)
+
+    store.sync_feeds([], NOW)
+
+    assert store.due_feeds(NOW, force=True) == []
+    assert feed_row(store, FEED_A)["disabled_reason"] == "removed from config"
+
+
+def test_feed_disabled_for_its_own_reason_stays_disabled(store: Store) -> None:
+    feed = one_feed(store)
+    store.record_failure(feed, NOW, "HTTP 410 Gone", 410, NOW + timedelta(hours=1), disable=True)
+
+    store.sync_feeds([FeedConfig(FEED_A, "Feed A, renamed", 1800)], NOW + timedelta(days=1))
+
+    row = feed_row(store, FEED_A)
+    assert (row["enabled"], row["disabled_reason"], row["name"], row["interval"]) == (
+        0,
+        "HTTP 410 Gone",
+        "Feed A, renamed",
+        1800,
+    )
+    assert store.due_feeds(NOW + timedelta(days=1), force=True) == []
+
+
+def test_feed_disabled_for_its_own_reason_keeps_it_when_removed_from_config(
+    store: Store,
+) -> None:
+    feed = one_feed(store)
+    store.record_failure(feed, NOW, "HTTP 410 Gone", 410, NOW + timedelta(hours=1), disable=True)
+
+    store.sync_feeds([], NOW)
+
+    assert feed_row(store, FEED_A)["disabled_reason"] == "HTTP 410 Gone"
+
+
+def test_due_feeds_honours_next_due_unless_forced(store: Store) -> None:
+    feed = one_feed(store)
+    result = FetchResult(FEED_A, FEED_A, 200, {}, b"<rss/>")
+    store.record_success(feed, result, NOW, NOW + timedelta(minutes=15))
+
+    assert store.due_feeds(NOW + timedelta(minutes=14)) == []
+    assert [f.url for f in store.due_feeds(NOW + timedelta(minutes=15))] == [FEED_A]
+    assert [f.url for f in store.due_feeds(NOW + timedelta(minutes=1), force=True)] == [FEED_A]
+
+
+def test_force_never_overrides_held_until(store: Store) -> None:
+    feed = one_feed(store)
+    held = NOW + timedelta(hours=2)
+    store.record_failure(feed, NOW, "HTTP 503 Service Unavailable", 503, held, disable=False)
+
+    assert store.due_feeds(NOW + timedelta(hours=1), force=True) == []
+    assert [f.url for f in store.due_feeds(held, force=True)] == [FEED_A]
+
+
+def test_record_failure_counts_failures_and_holds_the_feed(store: Store) -> None:
+    feed = one_feed(store)
+    first_retry = NOW + timedelta(minutes=30)
+    store.record_failure(feed, NOW, "ConnectError: refused", None, first_retry, disable=False)
+    [feed] = store.due_feeds(first_retry)
+    second_retry = first_retry + timedelta(hours=1)
+    store.record_failure(feed, first_retry, "HTTP 500", 500, second_retry, disable=False)
+
+    [again] = store.due_feeds(second_retry)
+    row = feed_row(store, FEED_A)
+
+    assert again.consecutive_failures == 2
+    assert {k: row[k] for k in ("last_error", "last_status_code", "held_until", "enabled")} == {
+        "last_error": "HTTP 500",
+        "last_status_code": 500,
+        "held_until": "2026-03-02T10:30:00Z",
+        "enabled": 1,
+    }
+
+
+def test_record_success_resets_failures_and_keeps_validators(store: Store) -> None:
+    feed = one_feed(store)
+    store.record_failure(feed, NOW, "HTTP 500", 500, NOW + timedelta(minutes=5), disable=False)
+    [feed] = store.due_feeds(NOW + timedelta(minutes=5))
+    later = NOW + timedelta(minutes=5)
+    result = FetchResult(
+        FEED_A,
+        FEED_A,
+        200,
+        {"etag": '"v1"', "last-modified": "Mon, 02 Mar 2026 09:00:00 GMT"},
+        b"<rss/>",
+    )
+    store.record_success(feed, result, later, later + timedelta(minutes=15), title="Feed title")
+
+    [again] = store.due_feeds(later + timedelta(minutes=15))
+    row = feed_row(store, FEED_A)
+
+    assert again == DueFeed(
+        feed.id, FEED_A, "Feed A", 900, '"v1"', "Mon, 02 Mar 2026 09:00:00 GMT", 0
+    )
+    assert (row["held_until"], row["last_error"], row["title"]) == (None, None, "Feed title")
+    assert store.body_unchanged(feed.id, b"<rss/>")
+    assert not store.body_unchanged(feed.id, b"<rss>changed</rss>")
+
+
+def test_not_modified_success_keeps_stored_validators(store: Store) -> None:
+    feed = one_feed(store)
+    result = FetchResult(FEED_A, FEED_A, 200, {"etag": '"v1"'}, b"<rss/>")
+    store.record_success(feed, result, NOW, NOW)
+    [feed] = store.due_feeds(NOW)
+
+    store.record_success(
+        feed, FetchResult(FEED_A, FEED_A, 304, {}, None, not_modified=True), NOW, NOW
+    )
+
+    assert store.due_feeds(NOW)[0].etag == '"v1"'
+
+
+# --- articles
+
+
+def test_add_article_records_a_sighting(store: Store) -> None:
+    feed = one_feed(store)
+    article = make_article(1)
+
+    store.add_article(feed.id, article, make_match(), NOW)
+
+    assert store.sighting_known(feed.id, "guid-1")
+    assert not store.sighting_known(feed.id, "guid-2")
+    assert not store.sighting_known(feed.id + 1, "guid-1")
+
+
+def test_find_article_by_canonical_url(store: Store) -> None:
+    feed = one_feed(store)
+    article_id = store.add_article(feed.id, make_article(1), make_match(), NOW)
+
+    copy = make_article(2, canonical_url="https://news.example.com/story-1")
+
+    assert store.find_article(copy) == article_id
+
+
+def test_find_article_by_content_hash(store: Store) -> None:
+    feed = one_feed(store)
+    original = make_article(1)
+    article_id = store.add_article(feed.id, original, make_match(), NOW)
+
+    copy = make_article(2, content_hash=original.content_hash)
+    copy_without_link = make_article(3, canonical_url=None, content_hash=original.content_hash)
+
+    assert store.find_article(copy) == article_id
+    assert store.find_article(copy_without_link) == article_id
+
+
+def test_find_article_misses_different_article(store: Store) -> None:
+    feed = one_feed(store)
+    store.add_article(feed.id, make_article(1, canonical_url=None), make_match(), NOW)
+
+    assert store.find_article(make_article(2)) is None
+    assert store.find_article(make_article(3, canonical_url=None)) is None
+
+
+def test_add_sighting_from_a_second_feed(store: Store) -> None:
+    store.sync_feeds([FeedConfig(FEED_A, "A", 900), FeedConfig(FEED_B, "B", 900)], NOW)
+    a, b = store.due_feeds(NOW)
+    article_id = store.add_article(a.id, make_article(1), make_match(), NOW)
+
+    store.add_sighting(b.id, "their-guid", article_id, NOW)
+    store.add_sighting(b.id, "their-guid", article_id, NOW)  # a re-poll: ignored
+
+    assert store.sighting_known(b.id, "their-guid")
+    assert store.db.table("sightings").count == 2
+
+
+# --- stories
+
+
+def test_create_story_counts_its_article_and_keeps_match(store: Store) -> None:
+    feed = one_feed(store)
+    article = make_article(1, title="OpenAI picks Luxshare")
+    match = make_match(("OpenAI",), ("OpenAI", "Luxshare"), score=0.7, why=("reason",))
+    article_id = store.add_article(feed.id, article, match, NOW)
+
+    story_id = store.create_story(article_id, article, match, NOW, NOW)
+
+    row = store.db.table("stories").get(story_id)
+    assert row["article_count"] == 1
+    assert store.digest_stories([story_id]) == [
+        DigestStory(
+            story_id=story_id,
+            title="OpenAI picks Luxshare",
+            url="https://news.example.com/story-1?utm_source=rss",
+            entities=("OpenAI",),
+            score=0.7,
+            why=("reason",),
+            articles=(DigestArticle("OpenAI picks Luxshare", article.url, "Feed A", NOW),),
+        )
+    ]
+
+
+def test_join_story_counts_unions_entities_and_retitles_after_earliest(store: Store) -> None:
+    store.sync_feeds(
+        [FeedConfig(FEED_A, "Outlet A", 900), FeedConfig(FEED_B, "Outlet B", 900)], NOW
+    )
+    a, b = store.due_feeds(NOW)
+    first = make_article(1, title="Luxshare to build OpenAI device", published=NOW)
+    first_match = make_match(("OpenAI",), ("OpenAI", "Luxshare"), score=0.6)
+    first_id = store.add_article(a.id, first, first_match, NOW)
+    story_id = store.create_story(first_id, first, first_match, NOW, NOW)
+
+    earlier = NOW - timedelta(hours=3)
+    scoop = make_article(
+        2, title="Scoop: OpenAI picks Luxshare", feed_url=FEED_B, published=earlier
+    )
+    scoop_match = make_match(("OpenAI", "Luxshare"), ("OpenAI", "Luxshare", "Foxconn"), score=0.9)
+    scoop_id = store.add_article(b.id, scoop, scoop_match, NOW)
+    store.join_story(story_id, scoop_id, scoop_match, earlier, NOW + timedelta(minutes=5))
+
+    later = make_article(3, title="Late copy", feed_url=FEED_B, published=NOW + timedelta(hours=1))
+    later_id = store.add_article(b.id, later, first_match, NOW)
+    store.join_story(story_id, later_id, first_match, NOW + timedelta(hours=1), NOW)
+
+    row = store.db.table("stories").get(story_id)
+    assert {
+        k: row[k] for k in ("title", "url", "article_count", "entities", "organisations", "score")
+    } == {
+        "title": "Scoop: OpenAI picks Luxshare",
+        "url": scoop.url,
+        "article_count": 3,
+        "entities": '["Luxshare", "OpenAI"]',
+        "organisations": '["Foxconn", "Luxshare", "OpenAI"]',
+        "score": 0.9,
+    }
+    assert row["first_published"] == "2026-03-02T06:00:00Z"
+    [story] = store.digest_stories([story_id])
+    assert [(x.feed, x.title) for x in story.articles] == [
+        ("Outlet B", "Scoop: OpenAI picks Luxshare"),
+        ("Outlet A", "Luxshare to build OpenAI device"),
+        ("Outlet B", "Late copy"),
+    ]
+
+
+def test_story_candidates_since(store: Store) -> None:
+    feed = one_feed(store)
+    old = make_article(1, published=NOW - timedelta(days=10))
+    new = make_article(2, published=NOW - timedelta(hours=1))
+    match = make_match()
+    old_id = store.add_article(feed.id, old, match, NOW)
+    new_id = store.add_article(feed.id, new, match, NOW)
+    store.create_story(old_id, old, match, NOW - timedelta(days=10), NOW)
+    new_story = store.create_story(new_id, new, match, NOW - timedelta(hours=1), NOW)
+
+    candidates = store.story_candidates(NOW - timedelta(hours=72))
+
+    assert [(c.id, c.organisations, c.first_published) for c in candidates] == [
+        (new_story, frozenset({"OpenAI", "Luxshare"}), NOW - timedelta(hours=1))
+    ]
+
+
+# --- outbox and digests
+
+
+def stories_for_outbox(store: Store, count: int) -> list[int]:
+    feed = one_feed(store)
+    ids = []
+    for n in range(1, count + 1):
+        article = make_article(n)
+        match = make_match(score=0.5 + n / 10)
+        article_id = store.add_article(feed.id, article, match, NOW)
+        ids.append(store.create_story(article_id, article, match, NOW, NOW))
+    return ids
+
+
+def test_digest_sent_moves_stories_out_of_outbox_and_marks_them_alerted(store: Store) -> None:
+    first, second = stories_for_outbox(store, 2)
+    assert store.queue_deliveries(first, [channel("team"), channel("ops")], NOW) == 2
+    store.queue_deliveries(second, [channel("team")], NOW)
+
+    assert store.pending_story_ids("team") == [second, first]  # best score first
+    assert store.oldest_pending("team") == NOW
+    digest_id, story_ids = store.open_digest("team", NOW) or ("", [])
+    assert story_ids == [second, first]
+    assert store.pending_story_ids("team") == []
+    assert store.oldest_pending("team") is None
+
+    sent_at = NOW + timedelta(minutes=1)
+    store.record_digest_sent(digest_id, sent_at)
+
+    assert store.unsent_digest("team") is None
+    assert store.last_sent("team") == sent_at
+    assert store.open_digest("team", sent_at) is None
+    alerted = {r["id"]: (r["alerted"], r["alerted_at"]) for r in store.db.table("stories").rows}
+    assert alerted == {
+        first: (1, "2026-03-02T09:01:00Z"),
+        second: (1, "2026-03-02T09:01:00Z"),
+    }
+    # The other channel's delivery of the first story is untouched.
+    assert store.pending_story_ids("ops") == [first]
+
+
+def test_digest_id_names_time_and_channel(store: Store) -> None:
+    [story_id] = stories_for_outbox(store, 1)
+    store.queue_deliveries(story_id, [channel("Team Alerts!")], NOW)
+
+    opened = store.open_digest("Team Alerts!", NOW)
+
+    assert opened is not None
+    assert opened[0].startswith("20260302T090000Z-team-alerts-")
+
+
+def test_queueing_a_story_twice_keeps_one_delivery(store: Store) -> None:
+    [story_id] = stories_for_outbox(store, 1)
+
+    store.queue_deliveries(story_id, [channel("team")], NOW)
+    store.queue_deliveries(story_id, [channel("team")], NOW + timedelta(minutes=1))
+
+    assert store.pending_story_ids("team") == [story_id]
+    assert store.db.table("deliveries").count == 1
+
+
+def test_temporary_digest_failure_keeps_the_same_digest_pending(store: Store) -> None:
+    first, second = stories_for_outbox(store, 2)
+    store.queue_deliveries(first, [channel()], NOW)
+    store.queue_deliveries(second, [channel()], NOW)
+    opened = store.open_digest("team", NOW)
+    assert opened is not None
+    digest_id, story_ids = opened
+
+    store.record_digest_failed(digest_id, "HTTP 503 from webhook", permanent=False)
+    store.record_digest_failed(digest_id, "HTTP 503 from webhook", permanent=False)
+
+    assert store.unsent_digest("team") == (digest_id, NOW, story_ids)
+    assert store.db.table("digests").get(digest_id)["attempts"] == 2
+    assert store.pending_story_ids("team") == []  # not gathered into a second digest
+    assert store.open_digest("team", NOW + timedelta(minutes=5)) is None
+
+    store.record_digest_sent(digest_id, NOW + timedelta(minutes=10))
+
+    assert store.unsent_digest("team") is None
+
+
+def test_permanent_digest_failure_marks_it_failed(store: Store) -> None:
+    [story_id] = stories_for_outbox(store, 1)
+    store.queue_deliveries(story_id, [channel()], NOW)
+    opened = store.open_digest("team", NOW)
+    assert opened is not None
+    digest_id, _ = opened
+
+    store.record_digest_failed(digest_id, "HTTP 400 from webhook", permanent=True)
+
+    assert store.unsent_digest("team") is None
+    digest = store.db.table("digests").get(digest_id)
+    assert (digest["status"], digest["last_error"]) == ("failed", "HTTP 400 from webhook")
+    assert [r["status"] for r in store.db.table("deliveries").rows] == ["failed"]
+    assert store.db.table("stories").get(story_id)["alerted"] == 0
+    assert store.last_sent("team") is None

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from monitor import __version__, queries
-from monitor.config import KEYS, Config, load_config, resolve_path
+from monitor.config import Config, load_config, reference, resolve_path
 from monitor.digest import render
 from monitor.errors import ConfigError, MonitorError, StorageError
 from monitor.output import FORMATS, format_rows
@@ -328,17 +328,11 @@ def check_config(state: State) -> None:
 
 @cli.command("config-keys")
 def config_keys() -> None:
-    """List every configuration key with its default and meaning.
+    """List every configuration key with its default and meaning, as a Markdown table.
 
     Example: monitor config-keys
     """
-    for section in KEYS:
-        header = f"[[{section.name}]]" if section.many else f"[{section.name}]"
-        click.echo(f"{header}  {section.help}")
-        for key in section.keys:
-            default = "" if key.default is None else f" (default: {key.default!r})"
-            required = " (required)" if key.required else ""
-            click.echo(f"  {key.name}{required}{default}: {key.help}")
+    click.echo(reference())
 
 
 def main() -> None:

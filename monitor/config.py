@@ -180,7 +180,7 @@ KEYS: tuple[Section, ...] = (
             Key(
                 "smtp_tls",
                 "choice",
-                'Email: "starttls", "ssl" or "none".',
+                "Email: how the SMTP connection is encrypted.",
                 default="starttls",
                 choices=SMTP_TLS,
                 only_for=("email",),
@@ -203,6 +203,29 @@ KEYS: tuple[Section, ...] = (
         many=True,
     ),
 )
+
+
+def _toml_literal(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, str):
+        return f'`"{value}"`'
+    return f"`{value}`"
+
+
+def reference() -> str:
+    """The configuration reference as a Markdown table: README.md carries it verbatim."""
+    lines = ["| key | default | meaning |", "| --- | --- | --- |"]
+    for section in KEYS:
+        prefix = f"[[{section.name}]]" if section.many else f"[{section.name}]"
+        for key in section.keys:
+            default = "required" if key.required else _toml_literal(key.default)
+            meaning = key.help + (f" One of: {', '.join(key.choices)}." if key.choices else "")
+            lines.append(f"| `{prefix} {key.name}` | {default} | {meaning} |")
+    return "\n".join(lines)
+
 
 _REQUIRED_BY_TYPE = {"webhook": ("url",), "file": ("path",), "email": ("smtp_host", "from", "to")}
 

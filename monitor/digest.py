@@ -47,6 +47,8 @@ def outlets(story: DigestStory) -> list[str]:
 
 def subject(digest: Digest) -> str:
     n = len(digest.stories)
+    if n == 0:
+        return "[monitor] no new stories"
     top = digest.stories[0].title if digest.stories else ""
     more = f" (+{n - 1} more)" if n > 1 else ""
     return f"[monitor] {n} new stor{'y' if n == 1 else 'ies'}: {top}{more}"

@@ -23,6 +23,8 @@ ACCEPT = (
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 )
 MAX_REDIRECTS = 5
+# A Retry-After further out than this is a broken or hostile server, not a plan: wait this long.
+RETRY_AFTER_CAP = timedelta(days=7)
 
 
 def user_agent(contact: str | None) -> str:
@@ -48,15 +50,15 @@ def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return now + timedelta(seconds=int(value))
+    if value.isascii() and value.isdigit():  # isdigit alone admits "²", which int() refuses
+        return now + min(timedelta(seconds=int(value[:12])), RETRY_AFTER_CAP)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(when, now)
+    return min(max(when, now), now + RETRY_AFTER_CAP)
 
 
 def _conditional_headers(feed: DueFeed) -> dict[str, str]:

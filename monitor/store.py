@@ -470,14 +470,15 @@ class Store:
     def queue_deliveries(
         self, story_id: int, channels: Iterable[ChannelConfig], now: datetime
     ) -> int:
-        rows = [
-            {"story_id": story_id, "channel": c.name, "status": "pending", "queued_at": iso(now)}
-            for c in channels
-        ]
-        if not rows:
-            return 0
-        self.db.table("deliveries").insert_all(rows, ignore=True)
-        return len(rows)
+        """Put the story in each channel's outbox (once); returns how many were queued."""
+        queued = 0
+        for channel in channels:
+            queued += self.db.execute(
+                "insert or ignore into deliveries (story_id, channel, status, queued_at) "
+                "values (?, ?, 'pending', ?)",
+                [story_id, channel.name, iso(now)],
+            ).rowcount
+        return queued
 
     def last_sent(self, channel: str) -> datetime | None:
         row = self.db.execute(

@@ -462,7 +462,9 @@ def test_digest_sent_moves_stories_out_of_outbox_and_marks_them_alerted(store: S
 
     assert store.pending_story_ids("team") == [second, first]  # best score first
     assert store.oldest_pending("team") == NOW
-    digest_id, story_ids = store.open_digest("team", NOW) or ("", [])
+    opened = store.open_digest("team", NOW)
+    assert opened is not None
+    digest_id, story_ids = opened
     assert story_ids == [second, first]
     assert store.pending_story_ids("team") == []
     assert store.oldest_pending("team") is None
@@ -495,8 +497,8 @@ def test_digest_id_names_time_and_channel(store: Store) -> None:
 def test_queueing_a_story_twice_keeps_one_delivery(store: Store) -> None:
     [story_id] = stories_for_outbox(store, 1)
 
-    store.queue_deliveries(story_id, [channel("team")], NOW)
-    store.queue_deliveries(story_id, [channel("team")], NOW + timedelta(minutes=1))
+    assert store.queue_deliveries(story_id, [channel("team")], NOW) == 1
+    assert store.queue_deliveries(story_id, [channel("team")], NOW + timedelta(minutes=1)) == 0
 
     assert store.pending_story_ids("team") == [story_id]
     assert store.db.table("deliveries").count == 1

@@ -11,233 +11,16 @@ entry point a later scored detector replaces.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from monitor.gazetteer import ORGANISATIONS
+from monitor.cues import HARDWARE_RE, PARTNERSHIP_RE
+from monitor.entities import Watchlist
 from monitor.records import Article, Match
 
 LEAD_SENTENCES = 3  # sentences of the body, after the title, that count as the lead
 ALERT_THRESHOLD = 0.5
 
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“‘(\[]?[A-Z0-9\u4e00-\u9fff])|(?<=[。！？；])|\n+")
-
-# Partnership cues: words that announce two parties doing something together.
-_PARTNERSHIP = (
-    r"deals?",
-    r"agreements?",
-    r"pacts?",
-    r"partnership",
-    r"alliance",
-    r"tie-?ups?",
-    r"tie up",
-    r"joint venture",
-    r"memorandum of understanding",
-    r"mou",
-    r"partner(?:s|ed|ing)? (?:with|on)",
-    r"teams? up",
-    r"teamed up",
-    r"join(?:s|ed)? forces",
-    r"taps?",
-    r"tapped",
-    r"tapping",
-    r"picks?",
-    r"picked",
-    r"selects?",
-    r"selected",
-    r"enlists?",
-    r"enlisted",
-    r"hires?",
-    r"hired",
-    r"chooses",
-    r"chose",
-    r"signs?",
-    r"signed",
-    r"inks?",
-    r"inked",
-    r"contract to",
-    r"(?:wins?|won|secures?|secured|lands?|landed|awarded) (?:an? |the )?(?:\w+ ){0,2}"
-    r"(?:contract|orders?)",
-    r"(?:to|will|would|could|is to|are to) (?:supply|manufacture|assemble|build|produce|make|"
-    r"fabricate|co-develop|develop|design|package)",
-    r"co-?develop(?:s|ed|ing|ment)?",
-    r"co-?design(?:s|ed|ing)?",
-    r"invest(?:s|ed|ing)? in",
-    r"supply (?:deal|agreement|contract)",
-    r"supplier for",
-    r"assembl(?:e|es|ed|ing) (?:the|its|a|an)",
-    r"manufactur(?:e|es|ed|ing) (?:the|its|a|an)",
-)
-_PARTNERSHIP_CJK = (
-    "合作",
-    "协议",
-    "協議",
-    "签署",
-    "簽署",
-    "签约",
-    "簽約",
-    "联手",
-    "聯手",
-    "携手",
-    "攜手",
-    "牵手",
-    "代工",
-    "合资",
-    "结盟",
-    "入股",
-    "委托",
-    "承接",
-    "敲定",
-    "达成",
-    "拿下",
-    "订单",
-)
-# Hardware cues: the physical thing the partnership is about.
-_HARDWARE = (
-    r"chips?",
-    r"chipsets?",
-    r"semiconductors?",
-    r"asics?",
-    r"gpus?",
-    r"tpus?",
-    r"npus?",
-    r"accelerators?",
-    r"processors?",
-    r"silicon",
-    r"wafers?",
-    r"foundry",
-    r"hbm\d?e?",
-    r"dram",
-    r"nand",
-    r"memory",
-    r"servers?",
-    r"server racks?",
-    r"racks?",
-    r"data[- ]cent(?:er|re) hardware",
-    r"devices?",
-    r"gadgets?",
-    r"hardware",
-    r"smartphones?",
-    r"wearables?",
-    r"earbuds",
-    r"smart glasses",
-    r"headsets?",
-    r"supercomputers?",
-    r"assembly",
-    r"packaging",
-    r"cowos",
-    r"substrates?",
-    r"modules?",
-    r"handsets?",
-    r"laptops?",
-    r"robots?",
-    r"sensors?",
-)
-_HARDWARE_CJK = (
-    "芯片",
-    "晶片",
-    "半导体",
-    "半導體",
-    "处理器",
-    "加速器",
-    "服务器",
-    "伺服器",
-    "设备",
-    "設備",
-    "硬件",
-    "硬體",
-    "装置",
-    "裝置",
-    "晶圆",
-    "内存",
-    "存储",
-    "组装",
-    "組裝",
-    "机柜",
-    "终端",
-    "封装",
-)
-
-
-# Word boundaries for Latin-script words. Not \b: Python counts CJK characters as word
-# characters, so "OpenAI与立讯精密" would hide "OpenAI".
-_NOT_AFTER_LETTER = r"(?<![0-9A-Za-z\u00c0-\u024f_])"
-_NOT_BEFORE_LETTER = r"(?![0-9A-Za-z\u00c0-\u024f_])"
-
-
-def _latin_pattern(alias: str) -> str:
-    # Words separated by spaces or hyphens in any amount; a possessive may follow.
-    words = [re.escape(w) for w in re.split(r"[\s\-]+", alias.strip()) if w]
-    return _NOT_AFTER_LETTER + r"[\s\-]+".join(words) + r"(?:['’]s)?" + _NOT_BEFORE_LETTER
-
-
-@dataclass(frozen=True)
-class _Alias:
-    name: str  # the organisation it names
-    pattern: re.Pattern[str] | None  # Latin aliases: word-bounded, case-insensitive
-    substring: str | None  # CJK aliases: plain substring
-
-
-def _compile_aliases(
-    names: Mapping[str, Iterable[str]], *, ignore_case: bool
-) -> tuple[_Alias, ...]:
-    flags = re.I if ignore_case else 0
-    aliases = []
-    for name, spellings in names.items():
-        for spelling in spellings:
-            if _CJK.search(spelling):
-                aliases.append(_Alias(name, None, spelling))
-            else:
-                aliases.append(_Alias(name, re.compile(_latin_pattern(spelling), flags), None))
-    return tuple(aliases)
-
-
-def _compile_cues(latin: Iterable[str], cjk: Iterable[str]) -> re.Pattern[str]:
-    words = _NOT_AFTER_LETTER + r"(?<!-)(?:" + "|".join(latin) + r")(?!-)" + _NOT_BEFORE_LETTER
-    return re.compile(words + "|" + "|".join(re.escape(c) for c in cjk), re.I)
-
-
-_PARTNERSHIP_RE = _compile_cues(_PARTNERSHIP, _PARTNERSHIP_CJK)
-_HARDWARE_RE = _compile_cues(_HARDWARE, _HARDWARE_CJK)
-
-
-@dataclass(frozen=True)
-class Watchlist:
-    """Watched entities and the known organisations, compiled once per configuration."""
-
-    watched: frozenset[str]
-    aliases: tuple[_Alias, ...]
-
-    @classmethod
-    def build(cls, entities: Mapping[str, Iterable[str]]) -> Watchlist:
-        # A watched entity's configured aliases replace the gazetteer's for the same name;
-        # gazetteer organisations that a watched alias already covers are dropped.
-        watched_spellings = {s.casefold() for spellings in entities.values() for s in spellings}
-        known = {
-            name: spellings
-            for name, spellings in ORGANISATIONS.items()
-            if name not in entities
-            and not any(s.casefold() in watched_spellings for s in spellings)
-        }
-        # Watched aliases match in any case, as configured. Gazetteer names are matched as
-        # written, because several are common words in lower case (apple, arm, meta, flex).
-        return cls(
-            frozenset(entities),
-            _compile_aliases(entities, ignore_case=True)
-            + _compile_aliases(known, ignore_case=False),
-        )
-
-    def organisations_in(self, text: str) -> set[str]:
-        found = set()
-        for alias in self.aliases:
-            if alias.name in found:
-                continue
-            if (alias.substring is not None and alias.substring in text) or (
-                alias.pattern is not None and alias.pattern.search(text)
-            ):
-                found.add(alias.name)
-        return found
 
 
 def split_sentences(text: str) -> list[str]:
@@ -257,8 +40,8 @@ def _sentence(where: str, text: str, watchlist: Watchlist) -> _Sentence:
     return _Sentence(
         where,
         text,
-        tuple(dict.fromkeys(m.group(0).lower() for m in _PARTNERSHIP_RE.finditer(text))),
-        tuple(dict.fromkeys(m.group(0).lower() for m in _HARDWARE_RE.finditer(text))),
+        tuple(dict.fromkeys(m.group(0).lower() for m in PARTNERSHIP_RE.finditer(text))),
+        tuple(dict.fromkeys(m.group(0).lower() for m in HARDWARE_RE.finditer(text))),
         frozenset(watchlist.organisations_in(text)),
     )
 

@@ -104,10 +104,12 @@ def html_to_text(html: str | None) -> str:
     """Readable plain text: tags dropped, entities decoded, paragraphs kept as single newlines."""
     if not html:
         return ""
-    extractor = _TextExtractor()
-    extractor.feed(html)
-    extractor.close()
-    text = _SPACES.sub(" ", "".join(extractor.parts))
+    if "<" in html or "&" in html:
+        extractor = _TextExtractor()
+        extractor.feed(html)
+        extractor.close()
+        html = "".join(extractor.parts)
+    text = _SPACES.sub(" ", html)
     return _NEWLINES.sub("\n", text).strip()
 
 

@@ -23,8 +23,9 @@ from monitor import fetch
 from monitor.cluster import assign_story
 from monitor.config import ChannelConfig, Config
 from monitor.digest import render
+from monitor.entities import Watchlist
 from monitor.errors import DeliveryError, ParseError
-from monitor.match import Watchlist, match_article
+from monitor.match import match_article
 from monitor.normalise import normalise
 from monitor.notify import send
 from monitor.parse import parse_feed

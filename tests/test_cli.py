@@ -57,8 +57,9 @@ def test_demo_runs_again_from_scratch(demo_dir: tuple[Path, str], tmp_path: Path
 
 def test_search_json_has_the_documented_fields(demo_dir: tuple[Path, str]) -> None:
     out, _ = demo_dir
-    result = monitor("--db", str(out / "monitor.db"), "search", "Luxshare device", "--format",
-                     "json")
+    result = monitor(
+        "--db", str(out / "monitor.db"), "search", "Luxshare device", "--format", "json"
+    )
     rows = json.loads(result.output)
     assert rows
     for row in rows:
@@ -72,8 +73,11 @@ def test_search_within_a_story_and_punctuation_in_queries(demo_dir: tuple[Path, 
     db = str(out / "monitor.db")
     stories = json.loads(monitor("--db", db, "stories", "--format", "json").output)
     device = max(stories, key=lambda s: s["article_count"])
-    rows = json.loads(monitor("--db", db, "search", "OpenAI", "--story", str(device["id"]),
-                              "--format", "json").output)
+    rows = json.loads(
+        monitor(
+            "--db", db, "search", "OpenAI", "--story", str(device["id"]), "--format", "json"
+        ).output
+    )
     assert rows and {r["story_id"] for r in rows} == {device["id"]}
     odd = monitor("--db", db, "search", 'AT&T "quoted" (x) OR -', "--format", "json")
     assert odd.exit_code == 0 and json.loads(odd.output) == []
@@ -81,24 +85,33 @@ def test_search_within_a_story_and_punctuation_in_queries(demo_dir: tuple[Path, 
 
 def test_stories_json_has_the_documented_fields(demo_dir: tuple[Path, str]) -> None:
     out, _ = demo_dir
-    rows = json.loads(monitor("--db", str(out / "monitor.db"), "stories", "--format",
-                              "json").output)
+    rows = json.loads(
+        monitor("--db", str(out / "monitor.db"), "stories", "--format", "json").output
+    )
     assert len(rows) == len(expected_stories())
     for row in rows:
         assert set(row) >= {"id", "title", "article_count", "first_seen", "alerted"}
         assert row["alerted"] is True
     assert sorted(r["article_count"] for r in rows) == sorted(
-        len(t) for t in expected_stories().values())
+        len(t) for t in expected_stories().values()
+    )
 
 
 def test_feeds_json_has_the_documented_fields(demo_dir: tuple[Path, str]) -> None:
     out, _ = demo_dir
-    rows = json.loads(monitor("--db", str(out / "monitor.db"), "feeds", "--format",
-                              "json").output)
+    rows = json.loads(monitor("--db", str(out / "monitor.db"), "feeds", "--format", "json").output)
     assert len(rows) == len(fixture_feed_names())
     for row in rows:
-        assert set(row) >= {"url", "name", "last_status_code", "last_error",
-                            "consecutive_failures", "next_due", "disabled", "article_count"}
+        assert set(row) >= {
+            "url",
+            "name",
+            "last_status_code",
+            "last_error",
+            "consecutive_failures",
+            "next_due",
+            "disabled",
+            "article_count",
+        }
         assert row["last_status_code"] == 200 and row["disabled"] is False
     # The syndicated copy counts for both feeds that carried it.
     by_name = {r["name"]: r["article_count"] for r in rows}
@@ -109,12 +122,14 @@ def test_listings_in_csv_ndjson_and_table(demo_dir: tuple[Path, str]) -> None:
     out, _ = demo_dir
     db = str(out / "monitor.db")
     as_json = json.loads(monitor("--db", db, "feeds", "--format", "json").output)
-    as_csv = list(csv.DictReader(io.StringIO(monitor("--db", db, "feeds", "--format",
-                                                     "csv").output)))
+    as_csv = list(
+        csv.DictReader(io.StringIO(monitor("--db", db, "feeds", "--format", "csv").output))
+    )
     assert [r["url"] for r in as_csv] == [r["url"] for r in as_json]
     ndjson = monitor("--db", db, "stories", "--format", "ndjson").output.splitlines()
     assert [json.loads(line)["id"] for line in ndjson] == [
-        r["id"] for r in json.loads(monitor("--db", db, "stories", "--format", "json").output)]
+        r["id"] for r in json.loads(monitor("--db", db, "stories", "--format", "json").output)
+    ]
     table = monitor("--db", db, "feeds").output
     assert "TechWire" in table and "article_count" in table
 
@@ -123,14 +138,18 @@ def test_digest_preview_shows_pending_stories_without_sending(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
     folder = tmp_path / "digests"
-    config = write_config(tmp_path / "monitor.toml", [feed_server.feed_url("techwire.xml")], f"""
+    config = write_config(
+        tmp_path / "monitor.toml",
+        [feed_server.feed_url("techwire.xml")],
+        f"""
 [[channels]]
 name = "morning"
 type = "file"
 path = "{folder}"
 schedule = "0 8 * * *"
 timezone = "Europe/Berlin"
-""")
+""",
+    )
     monitor("--config", str(config), "run", "--once")
     assert not folder.exists()  # a morning digest is not due right after the stories arrived
 
@@ -142,8 +161,9 @@ timezone = "Europe/Berlin"
     assert not folder.exists()
 
 
-def test_config_found_through_the_environment_variable(tmp_path: Path,
-                                                       feed_server: FeedServer) -> None:
+def test_config_found_through_the_environment_variable(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
     config = write_config(tmp_path / "elsewhere.toml", [feed_server.feed_url("techwire.xml")])
     result = monitor("check-config", env={"MONITOR_CONFIG": str(config)})
     assert result.exit_code == 0 and str(config) in result.output
@@ -164,16 +184,22 @@ def test_every_command_help_ends_with_an_example() -> None:
 def test_daemon_polls_delivers_and_stops_cleanly_on_sigterm(
     tmp_path: Path, feed_server: FeedServer, receiver: Receiver
 ) -> None:
-    config = write_config(tmp_path / "monitor.toml", [feed_server.feed_url("techwire.xml")], f"""
+    config = write_config(
+        tmp_path / "monitor.toml",
+        [feed_server.feed_url("techwire.xml")],
+        f"""
 [[channels]]
 name = "team"
 type = "webhook"
 url = "{receiver.url}/hook"
-""")
+""",
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(
         [sys.executable, "-m", "monitor", "--config", str(config), "run"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
     )
     try:
         [request] = receiver.wait_for(1, timeout=30)

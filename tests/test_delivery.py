@@ -3,10 +3,10 @@ including a receiver that is down and a crash between digest and send."""
 
 from __future__ import annotations
 
-import json
-import sqlite3
 import email.policy
 import html
+import json
+import sqlite3
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
@@ -35,12 +35,16 @@ def test_webhook_down_keeps_stories_queued_and_resends_the_same_digest(
     tmp_path: Path, feed_server: FeedServer, receiver: Receiver
 ) -> None:
     receiver.statuses = [503]
-    config = config_with(tmp_path, feed_server, f"""
+    config = config_with(
+        tmp_path,
+        feed_server,
+        f"""
 [[channels]]
 name = "team"
 type = "webhook"
 url = "{receiver.url}/hook"
-""")
+""",
+    )
     monitor("--config", str(config), "run", "--once")
     [first] = receiver.wait_for(1)
     deliveries = json.loads(monitor("--config", str(config), "stories", "--format", "json").output)
@@ -61,12 +65,16 @@ def test_webhook_rejecting_the_payload_marks_the_digest_failed(
     tmp_path: Path, feed_server: FeedServer, receiver: Receiver
 ) -> None:
     receiver.statuses = [400]
-    config = config_with(tmp_path, feed_server, f"""
+    config = config_with(
+        tmp_path,
+        feed_server,
+        f"""
 [[channels]]
 name = "team"
 type = "webhook"
 url = "{receiver.url}/hook"
-""")
+""",
+    )
     monitor("--config", str(config), "run", "--once")
     monitor("--config", str(config), "run", "--once")
 
@@ -79,21 +87,27 @@ url = "{receiver.url}/hook"
 def test_crash_after_digest_was_made_resends_it_with_the_same_id(
     tmp_path: Path, feed_server: FeedServer, receiver: Receiver
 ) -> None:
-    config_path = config_with(tmp_path, feed_server, f"""
+    config_path = config_with(
+        tmp_path,
+        feed_server,
+        f"""
 [[channels]]
 name = "team"
 type = "webhook"
 url = "{receiver.url}/hook"
 schedule = "every 1d"
-""")
+""",
+    )
     config = load_config(config_path)
     monitor("--config", str(config_path), "run", "--once")
     [sent] = receiver.wait_for(1)
     # Simulate a daemon killed after recording a digest but before the receiver answered:
     # new stories get queued and a digest is opened, and nothing is sent.
     feed = feed_server.folder / "techwire.xml"
-    feed.write_text(feed.read_text(encoding="utf-8").replace(
-        "<item>", """<item>
+    feed.write_text(
+        feed.read_text(encoding="utf-8").replace(
+            "<item>",
+            """<item>
       <title>OpenAI signs supply agreement with Luxshare for AI server racks</title>
       <link>https://techwire.example/2026/05/01/openai-luxshare-racks</link>
       <guid>techwire-racks</guid>
@@ -101,7 +115,11 @@ schedule = "every 1d"
       <description>OpenAI signed a supply agreement with Luxshare Precision to assemble
       AI server racks for its data centres.</description>
     </item>
-    <item>""", 1), encoding="utf-8")
+    <item>""",
+            1,
+        ),
+        encoding="utf-8",
+    )
     monitor("--config", str(config_path), "run", "--once")  # interval not due: nothing sent
     assert len(receiver.requests) == 1
     store = Store.open(config.storage_path)
@@ -114,18 +132,25 @@ schedule = "every 1d"
     _, resent = receiver.wait_for(2)
     assert resent.headers["idempotency-key"] == opened[0] != sent.headers["idempotency-key"]
     assert [s["title"] for s in json.loads(resent.body)["stories"]] == [
-        "OpenAI signs supply agreement with Luxshare for AI server racks"]
+        "OpenAI signs supply agreement with Luxshare for AI server racks"
+    ]
 
 
 def _parts(message: Message) -> dict[str, str]:
-    return {part.get_content_type(): part.get_payload(decode=True).decode()
-            for part in message.walk() if not part.is_multipart()}
+    return {
+        part.get_content_type(): part.get_payload(decode=True).decode()
+        for part in message.walk()
+        if not part.is_multipart()
+    }
 
 
 def test_email_digest_arrives_as_multipart_text_and_html(
     tmp_path: Path, feed_server: FeedServer, smtp_server: SmtpServer
 ) -> None:
-    config = config_with(tmp_path, feed_server, f"""
+    config = config_with(
+        tmp_path,
+        feed_server,
+        f"""
 [[channels]]
 name = "mail"
 type = "email"
@@ -134,7 +159,8 @@ smtp_port = {smtp_server.port}
 smtp_tls = "none"
 from = "monitor@example.com"
 to = ["analyst@example.com", "desk@example.com"]
-""")
+""",
+    )
 
     result = monitor("--config", str(config), "run", "--once")
 
@@ -159,7 +185,10 @@ def test_smtp_server_down_keeps_the_digest_for_later(
 ) -> None:
     from conftest import free_port
 
-    config = config_with(tmp_path, feed_server, f"""
+    config = config_with(
+        tmp_path,
+        feed_server,
+        f"""
 [[channels]]
 name = "mail"
 type = "email"
@@ -168,25 +197,32 @@ smtp_port = {free_port()}
 smtp_tls = "none"
 from = "monitor@example.com"
 to = ["analyst@example.com"]
-""")
+""",
+    )
 
     result = monitor("--config", str(config), "run", "--once")
 
     assert result.exit_code == 0
     with sqlite3.connect(tmp_path / "monitor.db") as conn:
         [(status, error)] = conn.execute("select status, last_error from digests").fetchall()
-        pending = conn.execute("select count(*) from deliveries where status = 'pending'").fetchone()
+        pending = conn.execute(
+            "select count(*) from deliveries where status = 'pending'"
+        ).fetchone()
     assert status == "pending" and "ConnectionRefusedError" in error
     assert pending[0] == len(expected_stories(LUXSHARE_FEEDS))
 
 
 def test_file_channel_writes_text_html_and_json(tmp_path: Path, feed_server: FeedServer) -> None:
-    config = config_with(tmp_path, feed_server, f"""
+    config = config_with(
+        tmp_path,
+        feed_server,
+        f"""
 [[channels]]
 name = "inbox"
 type = "file"
-path = "{tmp_path / 'digests'}"
-""")
+path = "{tmp_path / "digests"}"
+""",
+    )
 
     monitor("--config", str(config), "run", "--once")
 

@@ -43,8 +43,15 @@ def test_every_command_is_in_the_readme() -> None:
 def test_readme_payload_example_has_the_fields_we_send() -> None:
     example = json.loads(re.search(r"```json\n(.*?)```", README, re.S).group(1))
     when = datetime(2025, 9, 19, 9, tzinfo=UTC)
-    story = DigestStory(1, "t", "https://x.example/", ("OpenAI",), 0.5, ("why",),
-                        (DigestArticle("t", "https://x.example/", "Feed", when),))
+    story = DigestStory(
+        1,
+        "t",
+        "https://x.example/",
+        ("OpenAI",),
+        0.5,
+        ("why",),
+        (DigestArticle("t", "https://x.example/", "Feed", when),),
+    )
     sent = payload(Digest("d", "team", when, (story,)))
     assert set(example) == set(sent)
     assert set(example["stories"][0]) == set(sent["stories"][0])

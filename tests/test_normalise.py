@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,9 +31,14 @@ PROPERTY = settings(max_examples=300, database=None)
     [
         ("<b>OpenAI</b> signs <i>deal</i>", "OpenAI signs deal"),
         ("AT&amp;T &lt;3 caf&eacute; &#8217;s &#x4e2d;", "AT&T <3 café ’s 中"),
-        ("<p>Lead.</p><script>alert('x')</script><style>p { color: red }</style><p>Body.</p>",
-         "Lead.\nBody."),
-        ("<p>First paragraph.</p>\n\n<p>  Second   paragraph. </p>", "First paragraph.\nSecond paragraph."),
+        (
+            "<p>Lead.</p><script>alert('x')</script><style>p { color: red }</style><p>Body.</p>",
+            "Lead.\nBody.",
+        ),
+        (
+            "<p>First paragraph.</p>\n\n<p>  Second   paragraph. </p>",
+            "First paragraph.\nSecond paragraph.",
+        ),
         ("one<br>two<br/>three", "one\ntwo\nthree"),
         ("<ul><li>a</li><li>b</li></ul>", "a\nb"),
         ("<h2>Title</h2><div>text&nbsp;here</div>", "Title\ntext here"),
@@ -57,7 +63,10 @@ def test_html_to_text(html: str | None, text: str) -> None:
             "https://techwire.example/2025/09/19/story?utm_source=rss&utm_medium=feed&utm_campaign=x",
             "https://techwire.example/2025/09/19/story",
         ),
-        ("https://techwire.example/story?fbclid=IwAR0abc&id=7", "https://techwire.example/story?id=7"),
+        (
+            "https://techwire.example/story?fbclid=IwAR0abc&id=7",
+            "https://techwire.example/story?id=7",
+        ),
         ("https://techwire.example/story#comments", "https://techwire.example/story"),
         ("HTTPS://TechWire.EXAMPLE/Story", "https://techwire.example/Story"),
         ("https://techwire.example:443/story", "https://techwire.example/story"),
@@ -118,8 +127,9 @@ def test_fixture_links_stay_distinct() -> None:
 
 
 _hosts = st.one_of(
-    st.from_regex(r"[a-zA-Z][a-zA-Z0-9-]{0,8}(\.[a-zA-Z][a-zA-Z0-9-]{0,8}){0,2}\.[a-z]{2,5}",
-                  fullmatch=True),
+    st.from_regex(
+        r"[a-zA-Z][a-zA-Z0-9-]{0,8}(\.[a-zA-Z][a-zA-Z0-9-]{0,8}){0,2}\.[a-z]{2,5}", fullmatch=True
+    ),
     st.ip_addresses(v=4).map(str),
     st.ip_addresses(v=6).map(lambda ip: f"[{ip}]"),
 )
@@ -214,14 +224,17 @@ def test_content_hash_folds_full_width_characters() -> None:
 
 
 def test_content_hash_changes_with_the_words() -> None:
-    assert len(
-        {
-            content_hash("OpenAI signs deal", "Luxshare will assemble it."),
-            content_hash("OpenAI signs deal", "Foxconn will assemble it."),
-            content_hash("OpenAI signs pact", "Luxshare will assemble it."),
-            content_hash("OpenAI signs deal Luxshare", "will assemble it."),
-        }
-    ) == 4
+    assert (
+        len(
+            {
+                content_hash("OpenAI signs deal", "Luxshare will assemble it."),
+                content_hash("OpenAI signs deal", "Foxconn will assemble it."),
+                content_hash("OpenAI signs pact", "Luxshare will assemble it."),
+                content_hash("OpenAI signs deal Luxshare", "will assemble it."),
+            }
+        )
+        == 4
+    )
 
 
 # --- normalise
@@ -230,22 +243,19 @@ WHEN = datetime(2025, 9, 19, 8, 30, tzinfo=UTC)
 FEED = "https://techwire.example/feed.xml"
 
 
-def _entry(**fields: object) -> Entry:
-    values: dict[str, object] = {
-        "guid": "techwire-1",
-        "title": "OpenAI signs deal with <b>Luxshare</b>",
-        "link": "https://techwire.example/story?utm_source=rss#top",
-        "summary_html": "<p>Luxshare will assemble the device.</p>",
-        "content_html": "<p>Luxshare will assemble the device.</p><p>More detail.</p>",
-        "published": WHEN,
-        "authors": ("Dana Whitcombe",),
-    }
-    values.update(fields)
-    return Entry(**values)  # type: ignore[arg-type]
+ENTRY = Entry(
+    guid="techwire-1",
+    title="OpenAI signs deal with <b>Luxshare</b>",
+    link="https://techwire.example/story?utm_source=rss#top",
+    summary_html="<p>Luxshare will assemble the device.</p>",
+    content_html="<p>Luxshare will assemble the device.</p><p>More detail.</p>",
+    published=WHEN,
+    authors=("Dana Whitcombe",),
+)
 
 
 def test_normalise_whole_article() -> None:
-    assert normalise(_entry(), FEED) == Article(
+    assert normalise(ENTRY, FEED) == Article(
         feed_url=FEED,
         guid="techwire-1",
         title="OpenAI signs deal with Luxshare",
@@ -262,7 +272,7 @@ def test_normalise_whole_article() -> None:
 
 
 def test_content_falls_back_to_summary() -> None:
-    article = normalise(_entry(content_html=None), FEED)
+    article = normalise(replace(ENTRY, content_html=None), FEED)
     assert (article.summary, article.content) == (
         "Luxshare will assemble the device.",
         "Luxshare will assemble the device.",
@@ -270,13 +280,13 @@ def test_content_falls_back_to_summary() -> None:
 
 
 def test_guid_falls_back_to_link() -> None:
-    assert normalise(_entry(guid=None), FEED).guid == (
+    assert normalise(replace(ENTRY, guid=None), FEED).guid == (
         "https://techwire.example/story?utm_source=rss#top"
     )
 
 
 def test_guid_falls_back_to_hash_of_title_and_date() -> None:
-    article = normalise(_entry(guid=None, link=None), FEED)
+    article = normalise(replace(ENTRY, guid=None, link=None), FEED)
     expected = hashlib.sha256(
         b"OpenAI signs deal with Luxshare\n2025-09-19T08:30:00+00:00"
     ).hexdigest()
@@ -284,26 +294,24 @@ def test_guid_falls_back_to_hash_of_title_and_date() -> None:
 
 
 def test_hash_guid_tells_apart_same_title_on_other_days() -> None:
-    first = normalise(_entry(guid=None, link=None), FEED)
-    again = normalise(_entry(guid=None, link=None), FEED)
+    first = normalise(replace(ENTRY, guid=None, link=None), FEED)
+    again = normalise(replace(ENTRY, guid=None, link=None), FEED)
     other_day = normalise(
-        _entry(guid=None, link=None, published=datetime(2025, 9, 20, tzinfo=UTC)), FEED
+        replace(ENTRY, guid=None, link=None, published=datetime(2025, 9, 20, tzinfo=UTC)), FEED
     )
-    undated = normalise(_entry(guid=None, link=None, published=None), FEED)
+    undated = normalise(replace(ENTRY, guid=None, link=None, published=None), FEED)
     assert first.guid == again.guid
     assert len({first.guid, other_day.guid, undated.guid}) == 3
     assert all(a.guid.startswith("hash:") for a in (first, other_day, undated))
 
 
 def test_untitled_entry_takes_title_from_summary() -> None:
-    article = normalise(_entry(title=None), FEED)
+    article = normalise(replace(ENTRY, title=None), FEED)
     assert article.title == "Luxshare will assemble the device."
 
 
 def test_entry_with_nothing_still_gets_title_and_guid() -> None:
-    article = normalise(
-        Entry(None, None, None, None, None, None, ()), FEED
-    )
+    article = normalise(Entry(None, None, None, None, None, None, ()), FEED)
     assert (article.title, article.guid.startswith("hash:"), article.summary) == (
         "(untitled)",
         True,

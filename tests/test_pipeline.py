@@ -118,10 +118,12 @@ def test_syndicated_copy_with_tracking_link_is_one_article_seen_in_two_feeds(
     monitor("--config", str(config), "run", "--once")
 
     original = next(i for i in EXPECTED if i["feed"] == "techwire.xml" and i["alert"])
-    rows = query(tmp_path / "monitor.db",
-                 "select a.id, count(si.feed_id) from articles a "
-                 "join sightings si on si.article_id = a.id where a.canonical_url = ? group by a.id",
-                 original["link"])
+    rows = query(
+        tmp_path / "monitor.db",
+        "select a.id, count(si.feed_id) from articles a "
+        "join sightings si on si.article_id = a.id where a.canonical_url = ? group by a.id",
+        original["link"],
+    )
     assert [count for _, count in rows] == [2]
 
 
@@ -133,7 +135,10 @@ def test_new_item_in_known_story_joins_it_without_a_new_alert(
     stories_before = query(tmp_path / "monitor.db", "select count(*) from stories")[0][0]
     # Another outlet reports the September story a day later, in its own words.
     feed = feed_server.folder / "market-pulse.xml"
-    feed.write_text(feed.read_text(encoding="utf-8").replace("<item>", """<item>
+    feed.write_text(
+        feed.read_text(encoding="utf-8").replace(
+            "<item>",
+            """<item>
       <title>Luxshare Precision reportedly signs deal to assemble OpenAI's AI device</title>
       <link>https://market-pulse.example/2025/09/20/luxshare-openai-device</link>
       <guid>market-pulse-late-copy</guid>
@@ -141,14 +146,20 @@ def test_new_item_in_known_story_joins_it_without_a_new_alert(
       <description>Luxshare Precision has signed a deal with OpenAI to assemble the ChatGPT
       maker's first consumer hardware device, people familiar with the matter said.</description>
     </item>
-    <item>""", 1), encoding="utf-8")
+    <item>""",
+            1,
+        ),
+        encoding="utf-8",
+    )
 
     monitor("--config", str(config), "run", "--once")
 
     assert query(tmp_path / "monitor.db", "select count(*) from stories")[0][0] == stories_before
-    [(count,)] = query(tmp_path / "monitor.db",
-                       "select s.article_count from stories s join articles a on a.story_id = s.id "
-                       "where a.guid = 'market-pulse-late-copy'")
+    [(count,)] = query(
+        tmp_path / "monitor.db",
+        "select s.article_count from stories s join articles a on a.story_id = s.id "
+        "where a.guid = 'market-pulse-late-copy'",
+    )
     assert count == 6
     assert len(receiver.requests) == 1
 
@@ -159,13 +170,16 @@ def test_broken_feeds_are_recorded_and_never_stop_the_others(
     feed_server.routes = {
         "/error.xml": Reply(500, {"Content-Type": "text/plain"}, b"boom"),
         "/gone.xml": Reply(410, {"Content-Type": "text/plain"}, b"gone"),
-        "/html.xml": Reply(200, {"Content-Type": "text/html"},
-                           b"<html><body><h1>We're sorry</h1></body></html>"),
+        "/html.xml": Reply(
+            200, {"Content-Type": "text/html"}, b"<html><body><h1>We're sorry</h1></body></html>"
+        ),
         "/slow.xml": Reply(200, {"Content-Type": "application/rss+xml"}, b"<rss/>", delay=6),
         "/busy.xml": Reply(429, {"Retry-After": "7200"}, b""),
     }
-    broken = [feed_server.feed_url(n) for n in ("error.xml", "gone.xml", "html.xml", "slow.xml",
-                                                "busy.xml", "missing.xml")]
+    broken = [
+        feed_server.feed_url(n)
+        for n in ("error.xml", "gone.xml", "html.xml", "slow.xml", "busy.xml", "missing.xml")
+    ]
     urls = broken + [feed_server.feed_url(n) for n in fixture_feed_names()]
     config = write_config(tmp_path / "monitor.toml", urls, webhook(receiver))
 
@@ -190,10 +204,15 @@ def test_broken_feeds_are_recorded_and_never_stop_the_others(
 def test_feeds_in_backoff_or_retry_after_wait_even_with_run_once(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
-    feed_server.routes = {"/busy.xml": Reply(429, {"Retry-After": "7200"}, b""),
-                          "/error.xml": Reply(503, {}, b"")}
-    urls = [feed_server.feed_url("busy.xml"), feed_server.feed_url("error.xml"),
-            feed_server.feed_url("techwire.xml")]
+    feed_server.routes = {
+        "/busy.xml": Reply(429, {"Retry-After": "7200"}, b""),
+        "/error.xml": Reply(503, {}, b""),
+    }
+    urls = [
+        feed_server.feed_url("busy.xml"),
+        feed_server.feed_url("error.xml"),
+        feed_server.feed_url("techwire.xml"),
+    ]
     config = write_config(tmp_path / "monitor.toml", urls)
     monitor("--config", str(config), "run", "--once")
 

@@ -106,7 +106,8 @@ def test_parse_schedule_rejects(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "schedule", [parse_schedule("immediate"), parse_schedule("every 1h"), parse_schedule("* * * * *")]
+    "schedule",
+    [parse_schedule("immediate"), parse_schedule("every 1h"), parse_schedule("* * * * *")],
 )
 def test_nothing_pending_is_never_due(schedule: Schedule) -> None:
     assert not digest_due(
@@ -129,9 +130,7 @@ def test_interval_waits_for_the_gap_since_last_digest() -> None:
     last = NOW - timedelta(hours=1)
 
     def due(now: datetime) -> bool:
-        return digest_due(
-            schedule, UTC_ZONE, last_sent=last, oldest_pending=last, now=now
-        )
+        return digest_due(schedule, UTC_ZONE, last_sent=last, oldest_pending=last, now=now)
 
     assert (due(NOW - timedelta(seconds=1)), due(NOW), due(NOW + timedelta(minutes=5))) == (
         False,
@@ -249,6 +248,7 @@ def test_retry_after_is_a_floor() -> None:
 def test_retry_after_never_makes_it_sooner() -> None:
     without = next_poll(NOW, 3600, consecutive_failures=2, rng=random.Random(4))
     soon = NOW + timedelta(seconds=30)
-    assert next_poll(
-        NOW, 3600, consecutive_failures=2, retry_after=soon, rng=random.Random(4)
-    ) == without
+    assert (
+        next_poll(NOW, 3600, consecutive_failures=2, retry_after=soon, rng=random.Random(4))
+        == without
+    )

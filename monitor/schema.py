@@ -1,0 +1,145 @@
+"""The database schema: every table, index and FTS index, as sqlite-utils migrations.
+
+Migrations run on every start (``Store.open``) and are recorded in ``_sqlite_migrations``; a change
+to the schema is a new migration appended here, never an edit of an applied one.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+migrations = Migrations("monitor")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.table("feeds").create(
+        {
+            "id": int,
+            "url": str,
+            "name": str,
+            "title": str,
+            "origin": str,  # "config" or "cli": who added it
+            "interval": int,
+            "enabled": int,
+            "disabled_reason": str,
+            "etag": str,
+            "last_modified": str,
+            "body_hash": str,
+            "last_attempt": str,
+            "last_success": str,
+            "last_status_code": int,
+            "last_error": str,
+            "last_warning": str,
+            "consecutive_failures": int,
+            "next_due": str,
+            "held_until": str,
+            "created": str,
+        },
+        pk="id",
+        not_null={"url", "origin", "interval", "enabled", "consecutive_failures"},
+        defaults={"enabled": 1, "consecutive_failures": 0},
+    )
+    db.table("feeds").create_index(["url"], unique=True)
+
+    db.table("stories").create(
+        {
+            "id": int,
+            "title": str,
+            "url": str,
+            "first_published": str,
+            "first_seen": str,
+            "last_seen": str,
+            "article_count": int,
+            "entities": str,
+            "organisations": str,  # JSON lists
+            "score": float,
+            "why": str,  # why: JSON list, from the story's first article
+            "alerted": int,
+            "alerted_at": str,
+        },
+        pk="id",
+        defaults={"alerted": 0, "article_count": 0},
+    )
+    db.table("stories").create_index(["first_published"])
+
+    db.table("articles").create(
+        {
+            "id": int,
+            "feed_id": int,  # the feed it was first seen in
+            "guid": str,
+            "url": str,
+            "canonical_url": str,
+            "content_hash": str,
+            "title": str,
+            "summary": str,
+            "content": str,
+            "published": str,
+            "authors": str,
+            "first_seen": str,
+            "updated": str,
+            "entities": str,
+            "organisations": str,
+            "alert_worthy": int,
+            "score": float,
+            "why": str,
+            "story_id": int,
+        },
+        pk="id",
+        foreign_keys=[("feed_id", "feeds", "id"), ("story_id", "stories", "id")],
+    )
+    db.table("articles").create_index(["canonical_url"])
+    db.table("articles").create_index(["content_hash"])
+    db.table("articles").create_index(["story_id"])
+    db.table("articles").create_index(["published"])
+    db.table("articles").enable_fts(
+        ["title", "summary", "content"], create_triggers=True, tokenize="porter"
+    )
+
+    # A sighting is one feed carrying one article: feed+guid is how re-polls are recognised.
+    db.table("sightings").create(
+        {
+            "feed_id": int,
+            "guid": str,
+            "article_id": int,
+            "first_seen": str,
+        },
+        pk=("feed_id", "guid"),
+        foreign_keys=[("feed_id", "feeds", "id"), ("article_id", "articles", "id")],
+    )
+    db.table("sightings").create_index(["article_id"])
+
+    db.table("digests").create(
+        {
+            "id": str,
+            "channel": str,
+            "created": str,
+            "status": str,  # pending | sent | failed
+            "story_ids": str,
+            "attempts": int,
+            "last_error": str,
+            "sent_at": str,
+        },
+        pk="id",
+        defaults={"attempts": 0},
+    )
+    db.table("digests").create_index(["channel", "status"])
+
+    # The outbox: one row per story per channel, pending until the channel accepted it.
+    db.table("deliveries").create(
+        {
+            "id": int,
+            "story_id": int,
+            "channel": str,
+            "status": str,  # pending | sent | failed
+            "queued_at": str,
+            "digest_id": str,
+            "sent_at": str,
+            "last_error": str,
+        },
+        pk="id",
+        foreign_keys=[("story_id", "stories", "id"), ("digest_id", "digests", "id")],
+    )
+    db.table("deliveries").create_index(["story_id", "channel"], unique=True)
+    db.table("deliveries").create_index(["channel", "status"])

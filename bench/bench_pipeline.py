@@ -86,9 +86,15 @@ def run_once(urls: list[str]) -> dict[str, float]:
         second, _ = asyncio.run(poll(ctx, utcnow(), force=True))
         second_s = time.perf_counter() - started
         store.close()
-    return {"entries": entries, "floor_s": floor_s, "first_s": first_s, "second_s": second_s,
-            "stored": first.new_articles, "failed": first.failed,
-            "not_modified": second.not_modified}
+    return {
+        "entries": entries,
+        "floor_s": floor_s,
+        "first_s": first_s,
+        "second_s": second_s,
+        "stored": first.new_articles,
+        "failed": first.failed,
+        "not_modified": second.not_modified,
+    }
 
 
 def main() -> None:
@@ -104,13 +110,19 @@ def main() -> None:
         runs = [run_once(urls) for _ in range(args.repeat)]
     median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     total_mb = sum((CORPUS / f).stat().st_size for f in files) / 1e6
-    print(f"corpus: {len(files)} real-world RSS/Atom files, {total_mb:.1f} MB, "
-          f"{median['entries']:.0f} entries (feedparser count); median of {args.repeat} runs")
+    print(
+        f"corpus: {len(files)} real-world RSS/Atom files, {total_mb:.1f} MB, "
+        f"{median['entries']:.0f} entries (feedparser count); median of {args.repeat} runs"
+    )
     print(f"floor   (httpx GET + feedparser defaults, nothing stored): {median['floor_s']:.2f} s")
-    print(f"monitor first poll  (full pipeline into SQLite):            {median['first_s']:.2f} s"
-          f"  -> {median['stored']:.0f} articles stored, {median['failed']:.0f} feeds failed")
-    print(f"monitor second poll (unchanged feeds):                      {median['second_s']:.2f} s"
-          f"  -> {median['not_modified']:.0f} not modified")
+    print(
+        f"monitor first poll  (full pipeline into SQLite):            {median['first_s']:.2f} s"
+        f"  -> {median['stored']:.0f} articles stored, {median['failed']:.0f} feeds failed"
+    )
+    print(
+        f"monitor second poll (unchanged feeds):                      {median['second_s']:.2f} s"
+        f"  -> {median['not_modified']:.0f} not modified"
+    )
     print(f"ratio first poll / floor:  {median['first_s'] / median['floor_s']:.2f}")
     print(f"ratio second poll / floor: {median['second_s'] / median['floor_s']:.2f}")
     print(f"throughput first poll: {median['entries'] / median['first_s']:.0f} entries/s")

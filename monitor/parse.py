@@ -38,8 +38,10 @@ def parse_feed(url: str, body: bytes, headers: Mapping[str, str] | None = None) 
     )
     entries = tuple(_entry(e) for e in result.get("entries", []))
     bozo = result.get("bozo_exception") if result.get("bozo") else None
-    if not entries and bozo is not None and not result.get("version"):
-        raise ParseError(url, f"not a feed: {_describe(bozo)}")
+    if not entries and not result.get("version"):
+        # Neither entries nor a recognised feed format: an error page, an empty body, XHTML.
+        reason = _describe(bozo) if bozo is not None else "no feed format recognised"
+        raise ParseError(url, f"not a feed: {reason}")
     feed_info = result.get("feed", {})
     return ParsedFeed(
         title=_text(feed_info.get("title")),
@@ -58,9 +60,11 @@ def _text(value: Any) -> str | None:
     return None
 
 
-def _when(entry: Mapping[str, Any]) -> datetime | None:
+def _when(entry: dict[str, Any]) -> datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        parsed = entry.get(key)
+        # dict.get, not entry.get: FeedParserDict maps a missing "updated_parsed" to
+        # "published_parsed" with a DeprecationWarning.
+        parsed = dict.get(entry, key)
         if isinstance(parsed, time.struct_time):
             try:
                 return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
@@ -84,7 +88,7 @@ def _authors(entry: Mapping[str, Any]) -> tuple[str, ...]:
     return (author,) if author else ()
 
 
-def _entry(entry: Mapping[str, Any]) -> Entry:
+def _entry(entry: dict[str, Any]) -> Entry:
     return Entry(
         guid=_text(entry.get("id")),
         title=_text(entry.get("title")),

@@ -26,8 +26,8 @@ def parse_duration(text: str | int) -> int:
 
     Raises ValueError with a message fit for the user.
     """
-    if isinstance(text, bool):
-        raise ValueError("expected a duration such as 90s, 15m, 1h or 1d")
+    if isinstance(text, bool) or not isinstance(text, str | int):
+        raise ValueError(f"{text!r} is not a duration such as 90s, 15m, 1h or 1d")
     if isinstance(text, int):
         seconds = text
     else:
@@ -47,7 +47,7 @@ def parse_duration(text: str | int) -> int:
 def parse_timezone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as e:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as e:  # OSError: "Europe" is a folder
         raise ValueError(
             f"{name!r} is not a known time zone (use an IANA name like Europe/Berlin)"
         ) from e
@@ -126,7 +126,9 @@ def next_poll(
     rng = rng or random.Random()
     base = timedelta(seconds=interval)
     if consecutive_failures:
-        base = min(base * (2 ** (consecutive_failures - 1)), max(BACKOFF_CAP, base))
+        # Integer seconds: 2**n of a timedelta overflows after a month of daily failures.
+        backoff = interval * 2 ** min(consecutive_failures - 1, 64)
+        base = min(timedelta(seconds=min(backoff, 10**9)), max(BACKOFF_CAP, base))
     due = now + base + timedelta(seconds=rng.uniform(0, 0.1 * base.total_seconds()))
     if retry_after is not None and retry_after > due:
         due = retry_after

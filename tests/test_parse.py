@@ -4,7 +4,6 @@ ParseError; the body is only ever parsed as data, never used to open a file or U
 from __future__ import annotations
 
 import http.server
-import itertools
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -370,9 +369,3 @@ def test_external_entities_are_not_resolved(tmp_path: Path) -> None:
         f"{e.title} {e.summary_html} {e.content_html}" for e in parsed.entries
     ]
     assert not any("SECRET-MARKER-42" in t for t in texts)
-
-
-def test_fixture_order_is_feed_order() -> None:
-    # expected.json lists each feed's items in the order the feed file holds them.
-    for name, items in itertools.groupby(EXPECTED, key=lambda i: i["feed"]):
-        assert [e.guid for e in _parse(name).entries] == [i["guid"] for i in items]

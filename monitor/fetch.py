@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -153,14 +153,37 @@ async def fetch_feed(
         return failed(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__)
 
 
+async def fetch_each(
+    client: httpx.AsyncClient, feeds: Iterable[DueFeed], config: FetchConfig, now: datetime
+) -> AsyncIterator[tuple[DueFeed, FetchResult]]:
+    """Fetch feeds ``config.concurrency`` at a time and yield each result as it arrives.
+
+    Fetching runs ahead of the consumer by at most ``concurrency`` finished results, so memory
+    stays bounded however many feeds there are and however slowly results are processed.
+    """
+    pending = list(feeds)
+    todo = iter(pending)
+    done: asyncio.Queue[tuple[DueFeed, FetchResult]] = asyncio.Queue(maxsize=config.concurrency)
+
+    async def worker() -> None:
+        for feed in todo:  # the workers share one iterator: each feed is fetched once
+            await done.put((feed, await fetch_feed(client, feed, config, now)))
+
+    workers = [asyncio.create_task(worker()) for _ in range(min(config.concurrency, len(pending)))]
+    try:
+        for _ in range(len(pending)):
+            yield await done.get()
+    finally:
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+
+
 async def fetch_all(
     client: httpx.AsyncClient, feeds: Iterable[DueFeed], config: FetchConfig, now: datetime
 ) -> list[tuple[DueFeed, FetchResult]]:
     """Fetch feeds concurrently, ``config.concurrency`` at a time; results in input order."""
-    gate = asyncio.Semaphore(config.concurrency)
-
-    async def one(feed: DueFeed) -> tuple[DueFeed, FetchResult]:
-        async with gate:
-            return feed, await fetch_feed(client, feed, config, now)
-
-    return list(await asyncio.gather(*(one(f) for f in feeds)))
+    feeds = list(feeds)
+    order = {id(feed): i for i, feed in enumerate(feeds)}
+    results = [item async for item in fetch_each(client, feeds, config, now)]
+    return sorted(results, key=lambda item: order[id(item[0])])

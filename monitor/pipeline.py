@@ -12,6 +12,7 @@ One feed's failure is recorded on that feed and never stops the others.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from dataclasses import dataclass
@@ -66,12 +67,15 @@ async def poll(
     due = ctx.store.due_feeds(now, force=force)
     own_client = client is None
     client = client or fetch.make_client(ctx.config.fetch)
+    outcomes = []
     try:
-        results = await fetch.fetch_all(client, due, ctx.config.fetch, now)
+        async for feed, result in fetch.fetch_each(client, due, ctx.config.fetch, now):
+            # Parsing and storing run in a worker thread, one feed at a time, so the event loop
+            # keeps the other fetches moving while a large feed is parsed.
+            outcomes.append(await asyncio.to_thread(process_isolated, ctx, feed, result, now))
     finally:
         if own_client:
             await client.aclose()
-    outcomes = [process_result(ctx, feed, result, now) for feed, result in results]
     summary = CycleSummary(
         feeds_polled=len(outcomes),
         not_modified=sum(o.status == "not_modified" for o in outcomes),
@@ -85,6 +89,18 @@ async def poll(
         *summary.__dict__.values(),
     )
     return summary, outcomes
+
+
+def process_isolated(
+    ctx: Context, feed: DueFeed, result: FetchResult, now: datetime
+) -> FeedOutcome:
+    """process_result, with a bug on one feed's data recorded on that feed instead of ending the
+    cycle for every feed. Loud all the same: logged with its traceback."""
+    try:
+        return process_result(ctx, feed, result, now)
+    except Exception as e:
+        log.exception("feed status=error url=%s internal error", feed.url)
+        return _failed(ctx, feed, f"internal error: {type(e).__name__}: {e}", None, now)
 
 
 def process_result(ctx: Context, feed: DueFeed, result: FetchResult, now: datetime) -> FeedOutcome:

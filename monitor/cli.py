@@ -15,10 +15,11 @@ import click
 
 from monitor import __version__, queries
 from monitor.config import Config, load_config, reference, resolve_path
+from monitor.delivery import deliver, preview_digest
 from monitor.digest import render
 from monitor.errors import ConfigError, MonitorError, StorageError
 from monitor.output import FORMATS, format_rows
-from monitor.pipeline import Context, deliver, poll, preview_digest
+from monitor.pipeline import Context, poll
 from monitor.schedule import parse_duration
 from monitor.store import Store
 from monitor.timeutil import utcnow

@@ -21,7 +21,8 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import Config
-from monitor.pipeline import Context, deliver, poll
+from monitor.delivery import deliver
+from monitor.pipeline import Context, poll
 from monitor.schedule import cron_trigger, parse_timezone
 from monitor.store import Store
 from monitor.timeutil import utcnow

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from monitor.config import Config, load_config_text
-from monitor.pipeline import Context, deliver, poll
+from monitor.delivery import deliver
+from monitor.pipeline import Context, poll
 from monitor.records import CycleSummary, DeliveryOutcome
 from monitor.store import Store
 from monitor.timeutil import utcnow

@@ -1,8 +1,11 @@
 """The pipeline, written down once:
 
-    store.due_feeds ─► fetch.fetch_all ─► parse.parse_feed ─► normalise.normalise
+    store.due_feeds ─► fetch.fetch_each ─► parse.parse_feed ─► normalise.normalise
         ─► dedupe (store: feed+guid, canonical link, content hash)
         ─► match.match_article ─► cluster.assign_story ─► store (article, story, outbox)
+
+and its delivery half, in ``monitor.delivery``:
+
     store.open_digest ─► digest.render ─► notify.send ─► store.record_digest_sent
 
 Each stage lives in its own module and only this one wires them together. Network, disk and the
@@ -22,24 +25,20 @@ import httpx
 
 from monitor import fetch
 from monitor.cluster import assign_story
-from monitor.config import ChannelConfig, Config
-from monitor.digest import render
+from monitor.config import Config
 from monitor.entities import Watchlist
-from monitor.errors import DeliveryError, ParseError
+from monitor.errors import ParseError
 from monitor.match import match_article
 from monitor.normalise import normalise
-from monitor.notify import send
 from monitor.parse import parse_feed
 from monitor.records import (
     Article,
     CycleSummary,
-    DeliveryOutcome,
-    Digest,
     DueFeed,
     FeedOutcome,
     FetchResult,
 )
-from monitor.schedule import digest_due, next_poll, parse_timezone
+from monitor.schedule import next_poll
 from monitor.store import Store
 
 log = logging.getLogger("monitor.pipeline")
@@ -206,70 +205,3 @@ def ingest(ctx: Context, feed: DueFeed, article: Article, now: datetime) -> tupl
         return 1, 0, 0
     story_id = store.create_story(article_id, article, match, published, now)
     return 1, 1, store.queue_deliveries(story_id, ctx.config.channels, now)
-
-
-def next_digest(store: Store, channel: ChannelConfig, now: datetime) -> Digest | None:
-    """The digest the channel should get now: an earlier unsent one first, else a new one when
-    the channel's schedule says it is due and stories are pending; None when nothing is due."""
-    unsent = store.unsent_digest(channel.name)
-    if unsent is not None:
-        digest_id, created, story_ids = unsent
-    else:
-        if not digest_due(
-            channel.schedule,
-            parse_timezone(channel.timezone),
-            last_sent=store.last_sent(channel.name),
-            oldest_pending=store.oldest_pending(channel.name),
-            now=now,
-        ):
-            return None
-        opened = store.open_digest(channel.name, now)
-        if opened is None:
-            return None
-        (digest_id, story_ids), created = opened, now
-    return Digest(digest_id, channel.name, created, tuple(store.digest_stories(story_ids)))
-
-
-def preview_digest(store: Store, channel: ChannelConfig, now: datetime) -> Digest:
-    """What the channel's next digest would contain, without recording anything."""
-    unsent = store.unsent_digest(channel.name)
-    story_ids = (unsent[2] if unsent else []) + store.pending_story_ids(channel.name)
-    return Digest("preview", channel.name, now, tuple(store.digest_stories(story_ids)))
-
-
-def deliver(
-    store: Store, config: Config, now: datetime, *, http: httpx.Client | None = None
-) -> list[DeliveryOutcome]:
-    """Send every channel's due digest. A story leaves the outbox only once its channel took it."""
-    outcomes = []
-    for channel in config.channels:
-        digest = next_digest(store, channel, now)
-        if digest is None:
-            continue
-        try:
-            send(channel, digest, render(digest), http=http)
-        except DeliveryError as e:
-            store.record_digest_failed(digest.digest_id, str(e), permanent=not e.temporary)
-            status = "retry" if e.temporary else "failed"
-            log.warning(
-                "digest status=%s channel=%s digest_id=%s error=%r",
-                status,
-                channel.name,
-                digest.digest_id,
-                str(e),
-            )
-            outcomes.append(
-                DeliveryOutcome(channel.name, digest.digest_id, len(digest.stories), status, str(e))
-            )
-            continue
-        store.record_digest_sent(digest.digest_id, now)
-        log.info(
-            "digest status=sent channel=%s digest_id=%s stories=%d",
-            channel.name,
-            digest.digest_id,
-            len(digest.stories),
-        )
-        outcomes.append(
-            DeliveryOutcome(channel.name, digest.digest_id, len(digest.stories), "sent")
-        )
-    return outcomes

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -50,13 +52,23 @@ class State:
             self._config = config
         return self._config
 
-    def store(self) -> Store:
-        """The database: --db PATH, else the configured storage.path."""
+    @contextmanager
+    def store(self, *, existing: bool = False) -> Iterator[Store]:
+        """The database: --db PATH, else the configured storage.path. Read-only commands pass
+        ``existing`` so a mistyped path is an error, not a new empty database."""
         path = self.db_path or self.config().storage_path
+        if existing and not Path(path).is_file():
+            raise click.ClickException(
+                f"no database at {path} (run `monitor run --once` first, or give --db PATH)"
+            )
         try:
-            return Store.open(path)
+            store = Store.open(path)
         except StorageError as e:
             raise click.ClickException(str(e)) from None
+        try:
+            yield store
+        finally:
+            store.close()
 
 
 def output_option(f: F) -> F:
@@ -120,24 +132,21 @@ def run(state: State, once: bool) -> None:
     Example: monitor --config config/monitor.toml run --once
     """
     config = state.config()
-    store = state.store()
-    try:
-        if once:
-            summary, _ = asyncio.run(poll(Context.build(config, store), utcnow(), force=True))
-            outcomes = deliver(store, config, utcnow())
-            click.echo(
-                f"polled {summary.feeds_polled} feeds ({summary.not_modified} not modified, "
-                f"{summary.failed} failed): {summary.new_articles} new articles, "
-                f"{summary.new_stories} new stories, {summary.alerts_queued} alerts queued; "
-                f"{sum(o.status == 'sent' for o in outcomes)} digests sent",
-                err=True,
-            )
-        else:
+    with state.store() as store:
+        if not once:
             from monitor.daemon import run_daemon
 
             run_daemon(config, store)
-    finally:
-        store.close()
+            return
+        summary, _ = asyncio.run(poll(Context.build(config, store), utcnow(), force=True))
+        outcomes = deliver(store, config, utcnow())
+    click.echo(
+        f"polled {summary.feeds_polled} feeds ({summary.not_modified} not modified, "
+        f"{summary.failed} failed): {summary.new_articles} new articles, "
+        f"{summary.new_stories} new stories, {summary.alerts_queued} alerts queued; "
+        f"{sum(o.status == 'sent' for o in outcomes)} digests sent",
+        err=True,
+    )
 
 
 @cli.command()
@@ -195,13 +204,10 @@ def search(
 
     Example: monitor search "Luxshare device" --format json
     """
-    store = state.store()
-    try:
+    with state.store(existing=True) as store:
         rows = queries.search(
             store.db, query, limit=limit, offset=offset, story_id=story_id, matched=matched
         )
-    finally:
-        store.close()
     click.echo(format_rows(rows, fmt, ["id", "published", "feed", "story_id", "title"]))
 
 
@@ -220,11 +226,8 @@ def stories(state: State, since: str | None, alerted: bool | None, limit: int, f
         cutoff = utcnow() - timedelta(seconds=parse_duration(since)) if since else None
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--since") from None
-    store = state.store()
-    try:
+    with state.store(existing=True) as store:
         rows = queries.stories(store.db, since=cutoff, alerted=alerted, limit=limit)
-    finally:
-        store.close()
     click.echo(
         format_rows(
             rows, fmt, ["id", "first_published", "outlet_count", "alerted", "entities", "title"]
@@ -240,11 +243,8 @@ def feeds(state: State, fmt: str) -> None:
 
     Example: monitor feeds --format json
     """
-    store = state.store()
-    try:
+    with state.store(existing=True) as store:
         rows = queries.feeds(store.db)
-    finally:
-        store.close()
     click.echo(
         format_rows(
             rows,
@@ -285,22 +285,17 @@ def digest(state: State, preview: bool, channel: str | None, as_: str) -> None:
 
     Example: monitor digest --preview --channel team
     """
-    import json
-
     config = state.config()
     channels = [c for c in config.channels if channel in (None, c.name)]
     if channel and not channels:
         raise click.ClickException(f"no channel named {channel!r} in {config.source}")
-    store = state.store()
-    try:
+    with state.store(existing=True) as store:
         for c in channels:
             rendered = render(preview_digest(store, c, utcnow()))
             if as_ == "json":
                 click.echo(json.dumps(rendered.payload, ensure_ascii=False, indent=2))
             else:
                 click.echo(rendered.html if as_ == "html" else rendered.text)
-    finally:
-        store.close()
 
 
 @cli.command("check-config")

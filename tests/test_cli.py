@@ -211,3 +211,12 @@ url = "{receiver.url}/hook"
     assert process.returncode == 0, stderr.decode()
     assert len(json.loads(request.body)["stories"]) == len(expected_stories(("techwire.xml",)))
     assert b"daemon stopped" in stderr
+
+
+def test_listing_a_missing_database_is_an_error_and_creates_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "typo.db"
+    for command in (["stories"], ["feeds"], ["search", "OpenAI"]):
+        result = CliRunner().invoke(cli, ["--db", str(missing), *command])
+        assert result.exit_code == 1
+        assert f"no database at {missing}" in result.output
+    assert not missing.exists()

@@ -260,10 +260,12 @@ class Store:
 
     # --- stories
 
-    def story_candidates(self, since: datetime) -> list[StoryCandidate]:
+    def story_candidates(self, since: datetime, until: datetime) -> list[StoryCandidate]:
+        """Stories whose first article was published between ``since`` and ``until``."""
         rows = self.db.execute(
-            "select id, organisations, first_published from stories where first_published >= ?",
-            [iso(since)],
+            "select id, organisations, first_published from stories "
+            "where first_published between ? and ?",
+            [iso(since), iso(until)],
         ).fetchall()
         return [
             StoryCandidate(r[0], frozenset(json.loads(r[1])), from_iso(r[2]) or since) for r in rows

@@ -424,17 +424,20 @@ def test_join_story_counts_unions_entities_and_retitles_after_earliest(store: St
     ]
 
 
-def test_story_candidates_since(store: Store) -> None:
+def test_story_candidates_are_the_stories_within_the_window(store: Store) -> None:
     feed = one_feed(store)
     old = make_article(1, published=NOW - timedelta(days=10))
     new = make_article(2, published=NOW - timedelta(hours=1))
     match = make_match()
     old_id = store.add_article(feed.id, old, match, NOW)
     new_id = store.add_article(feed.id, new, match, NOW)
+    future = make_article(3, published=NOW + timedelta(days=10))
+    future_id = store.add_article(feed.id, future, match, NOW)
     store.create_story(old_id, old, match, NOW - timedelta(days=10), NOW)
     new_story = store.create_story(new_id, new, match, NOW - timedelta(hours=1), NOW)
+    store.create_story(future_id, future, match, NOW + timedelta(days=10), NOW)
 
-    candidates = store.story_candidates(NOW - timedelta(hours=72))
+    candidates = store.story_candidates(NOW - timedelta(hours=72), NOW + timedelta(hours=72))
 
     assert [(c.id, c.organisations, c.first_published) for c in candidates] == [
         (new_story, frozenset({"OpenAI", "Luxshare"}), NOW - timedelta(hours=1))

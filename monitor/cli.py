@@ -39,6 +39,7 @@ class ConfigProblem(click.ClickException):
 class State:
     config_path: str | None
     db_path: str | None
+    verbose: int = 0
     _config: Config | None = field(default=None, repr=False)
 
     def config(self) -> Config:
@@ -116,7 +117,7 @@ def cli(
         monitor --config config/monitor.toml run --once
     """
     _setup_logging(verbose, quiet)
-    ctx.obj = State(config_path, db_path)
+    ctx.obj = State(config_path, db_path, verbose)
 
 
 @cli.command()
@@ -162,7 +163,8 @@ def run(state: State, once: bool) -> None:
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="Fixtures folder to serve (default: the checkout's fixtures/).",
 )
-def demo(out: Path, fixtures: Path | None) -> None:
+@click.pass_obj
+def demo(state: State, out: Path, fixtures: Path | None) -> None:
     """Run the whole pipeline offline on the bundled fixtures and print the digest.
 
     Serves fixtures/ over a local HTTP server, polls every feed into OUT/monitor.db, writes the
@@ -172,6 +174,8 @@ def demo(out: Path, fixtures: Path | None) -> None:
     """
     from monitor.demo import find_fixtures, run_demo
 
+    if not state.verbose:  # the digest is the point here; per-feed log lines would bury it
+        logging.getLogger("monitor").setLevel(logging.WARNING)
     try:
         fixtures = fixtures or find_fixtures()
     except FileNotFoundError as e:
@@ -185,7 +189,7 @@ def demo(out: Path, fixtures: Path | None) -> None:
         f"Polled {s.feeds_polled} feeds: {s.new_articles} articles stored, {s.new_stories} "
         f"stories alerted.\nDigest files:\n"
         + "\n".join(f"  {p}" for p in result.digest_files)
-        + f"\nExplore: monitor --db {out / 'monitor.db'} stories"
+        + f"\nExplore: {_program()} --db {out / 'monitor.db'} stories"
     )
 
 
@@ -329,6 +333,12 @@ def config_keys() -> None:
     Example: monitor config-keys
     """
     click.echo(reference())
+
+
+def _program() -> str:
+    """How the user invoked us (".venv/bin/monitor"), for commands we suggest."""
+    invoked = sys.argv[0] if sys.argv else ""
+    return invoked if Path(invoked).name == "monitor" else "monitor"
 
 
 def main() -> None:

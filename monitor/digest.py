@@ -7,6 +7,7 @@ HTML comes from Jinja templates with autoescaping on (feed text is untrusted). T
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,6 +24,14 @@ _env = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
 )
 _env.filters["iso"] = iso
+
+
+def _when(moment: datetime | None) -> str:
+    """For people: "2025-09-19 08:30 UTC"; machines get ISO 8601 in the JSON payload."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "undated"
+
+
+_env.filters["when"] = _when
 
 
 def _http_only(url: str | None) -> str | None:

@@ -302,10 +302,11 @@ class Store:
         organisations = sorted(set(json.loads(story["organisations"])) | set(match.organisations))
         self.db.table("articles").update(article_id, {"story_id": story_id})
         first = from_iso(story["first_published"]) or published
-        if published < first:  # the story is titled by whoever broke it
+        if published < first:  # the story is told as whoever broke it told it
             article = self.db.table("articles").get(article_id)
             self.db.table("stories").update(
-                story_id, {"title": article["title"], "url": article["url"]}
+                story_id,
+                {"title": article["title"], "url": article["url"], "why": _json(match.why)},
             )
             first = published
         self.db.table("stories").update(

@@ -256,9 +256,9 @@ def test_text_lists_every_outlets_article_and_the_why_lines() -> None:
     for expected in [
         "   - names OpenAI and Luxshare",
         "   - mentions assembly of a device",
-        "   * Reuters (2026-03-02T07:00:00Z): OpenAI picks Luxshare",
+        "   * Reuters (2026-03-02 07:00 UTC): OpenAI picks Luxshare",
         "     https://www.reuters.com/a",
-        "   * Nikkei Asia (2026-03-02T07:45:00Z): Luxshare to assemble OpenAI hardware",
+        "   * Nikkei Asia (2026-03-02 07:45 UTC): Luxshare to assemble OpenAI hardware",
         "     https://asia.nikkei.com/b",
         "   * 财新 (undated): 立讯精密为OpenAI代工",
         "   - only one reason",

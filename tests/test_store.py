@@ -396,7 +396,9 @@ def test_join_story_counts_unions_entities_and_retitles_after_earliest(store: St
     scoop = make_article(
         2, title="Scoop: OpenAI picks Luxshare", feed_url=FEED_B, published=earlier
     )
-    scoop_match = make_match(("OpenAI", "Luxshare"), ("OpenAI", "Luxshare", "Foxconn"), score=0.9)
+    scoop_match = make_match(
+        ("OpenAI", "Luxshare"), ("OpenAI", "Luxshare", "Foxconn"), score=0.9, why=("scoop",)
+    )
     scoop_id = store.add_article(b.id, scoop, scoop_match, NOW)
     store.join_story(story_id, scoop_id, scoop_match, earlier, NOW + timedelta(minutes=5))
 
@@ -406,9 +408,11 @@ def test_join_story_counts_unions_entities_and_retitles_after_earliest(store: St
 
     row = store.db.table("stories").get(story_id)
     assert {
-        k: row[k] for k in ("title", "url", "article_count", "entities", "organisations", "score")
+        k: row[k]
+        for k in ("title", "url", "why", "article_count", "entities", "organisations", "score")
     } == {
         "title": "Scoop: OpenAI picks Luxshare",
+        "why": '["scoop"]',
         "url": scoop.url,
         "article_count": 3,
         "entities": '["Luxshare", "OpenAI"]',

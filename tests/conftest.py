@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
+
+from monitor.cli import cli
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures"
@@ -230,6 +233,21 @@ TrendForce = ["TrendForce", "集邦咨询"]
         encoding="utf-8",
     )
     return path
+
+
+def monitor(*args: str, env: dict[str, str] | None = None) -> Result:
+    """Run the CLI in-process, as a user would from the shell."""
+    return CliRunner(env=env).invoke(cli, list(args), catch_exceptions=False)
+
+
+def webhook_channel(receiver: Receiver, schedule: str = "immediate") -> str:
+    return f"""
+[[channels]]
+name = "team"
+type = "webhook"
+url = "{receiver.url}/hook"
+schedule = "{schedule}"
+"""
 
 
 def fixture_feed_names() -> list[str]:

@@ -12,22 +12,20 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 from conftest import (
     REPO,
     FeedServer,
     Receiver,
     expected_stories,
     fixture_feed_names,
+    monitor,
     negative_titles,
+    webhook_channel,
     write_config,
 )
 
 from monitor.cli import cli
-
-
-def monitor(*args: str, env: dict[str, str] | None = None) -> Result:
-    return CliRunner(env=env).invoke(cli, list(args), catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")
@@ -161,14 +159,6 @@ timezone = "Europe/Berlin"
     assert not folder.exists()
 
 
-def test_config_found_through_the_environment_variable(
-    tmp_path: Path, feed_server: FeedServer
-) -> None:
-    config = write_config(tmp_path / "elsewhere.toml", [feed_server.feed_url("techwire.xml")])
-    result = monitor("check-config", env={"MONITOR_CONFIG": str(config)})
-    assert result.exit_code == 0 and str(config) in result.output
-
-
 def test_db_option_overrides_the_configured_path(tmp_path: Path, feed_server: FeedServer) -> None:
     config = write_config(tmp_path / "monitor.toml", [feed_server.feed_url("techwire.xml")])
     other = tmp_path / "other.db"
@@ -187,12 +177,7 @@ def test_daemon_polls_delivers_and_stops_cleanly_on_sigterm(
     config = write_config(
         tmp_path / "monitor.toml",
         [feed_server.feed_url("techwire.xml")],
-        f"""
-[[channels]]
-name = "team"
-type = "webhook"
-url = "{receiver.url}/hook"
-""",
+        webhook_channel(receiver),
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(

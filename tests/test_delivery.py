@@ -11,19 +11,21 @@ from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
 
-from click.testing import CliRunner, Result
-from conftest import FeedServer, Receiver, SmtpServer, expected_stories, write_config
+from conftest import (
+    FeedServer,
+    Receiver,
+    SmtpServer,
+    expected_stories,
+    monitor,
+    webhook_channel,
+    write_config,
+)
 
-from monitor.cli import cli
 from monitor.config import load_config
 from monitor.store import Store
 from monitor.timeutil import utcnow
 
 LUXSHARE_FEEDS = ("techwire.xml", "asia-supply-daily.rdf", "zhongguo-dianzi.xml")
-
-
-def monitor(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def config_with(tmp_path: Path, feed_server: FeedServer, channels: str) -> Path:
@@ -38,12 +40,7 @@ def test_webhook_down_keeps_stories_queued_and_resends_the_same_digest(
     config = config_with(
         tmp_path,
         feed_server,
-        f"""
-[[channels]]
-name = "team"
-type = "webhook"
-url = "{receiver.url}/hook"
-""",
+        webhook_channel(receiver),
     )
     monitor("--config", str(config), "run", "--once")
     [first] = receiver.wait_for(1)
@@ -68,12 +65,7 @@ def test_webhook_rejecting_the_payload_marks_the_digest_failed(
     config = config_with(
         tmp_path,
         feed_server,
-        f"""
-[[channels]]
-name = "team"
-type = "webhook"
-url = "{receiver.url}/hook"
-""",
+        webhook_channel(receiver),
     )
     monitor("--config", str(config), "run", "--once")
     monitor("--config", str(config), "run", "--once")
@@ -90,13 +82,7 @@ def test_crash_after_digest_was_made_resends_it_with_the_same_id(
     config_path = config_with(
         tmp_path,
         feed_server,
-        f"""
-[[channels]]
-name = "team"
-type = "webhook"
-url = "{receiver.url}/hook"
-schedule = "every 1d"
-""",
+        webhook_channel(receiver, "every 1d"),
     )
     config = load_config(config_path)
     monitor("--config", str(config_path), "run", "--once")

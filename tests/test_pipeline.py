@@ -11,7 +11,6 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from click.testing import CliRunner, Result
 from conftest import (
     EXPECTED,
     FeedServer,
@@ -19,27 +18,13 @@ from conftest import (
     Reply,
     expected_stories,
     fixture_feed_names,
+    monitor,
     negative_titles,
+    webhook_channel,
     write_config,
 )
 
-from monitor.cli import cli
-
 TABLES = ("feeds", "articles", "sightings", "stories", "deliveries", "digests")
-
-
-def monitor(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
-def webhook(receiver: Receiver, schedule: str = "immediate") -> str:
-    return f"""
-[[channels]]
-name = "team"
-type = "webhook"
-url = "{receiver.url}/hook"
-schedule = "{schedule}"
-"""
 
 
 def all_feeds_config(tmp_path: Path, feed_server: FeedServer, channels: str) -> Path:
@@ -60,7 +45,7 @@ def query(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
 def test_run_once_sends_one_digest_with_each_partnership_story_once(
     tmp_path: Path, feed_server: FeedServer, receiver: Receiver
 ) -> None:
-    config = all_feeds_config(tmp_path, feed_server, webhook(receiver))
+    config = all_feeds_config(tmp_path, feed_server, webhook_channel(receiver))
 
     result = monitor("--config", str(config), "run", "--once")
 
@@ -84,7 +69,7 @@ def test_run_once_sends_one_digest_with_each_partnership_story_once(
 def test_second_run_once_on_unchanged_feeds_adds_nothing_and_sends_nothing(
     tmp_path: Path, feed_server: FeedServer, receiver: Receiver
 ) -> None:
-    config = all_feeds_config(tmp_path, feed_server, webhook(receiver))
+    config = all_feeds_config(tmp_path, feed_server, webhook_channel(receiver))
     assert monitor("--config", str(config), "run", "--once").exit_code == 0
     before = row_counts(tmp_path / "monitor.db")
 
@@ -101,7 +86,7 @@ def test_server_ignoring_etags_is_still_not_reparsed(
     tmp_path: Path, feed_server: FeedServer, receiver: Receiver
 ) -> None:
     feed_server.honour_conditional = False
-    config = all_feeds_config(tmp_path, feed_server, webhook(receiver))
+    config = all_feeds_config(tmp_path, feed_server, webhook_channel(receiver))
     monitor("--config", str(config), "run", "--once")
     before = row_counts(tmp_path / "monitor.db")
 
@@ -130,7 +115,7 @@ def test_syndicated_copy_with_tracking_link_is_one_article_seen_in_two_feeds(
 def test_new_item_in_known_story_joins_it_without_a_new_alert(
     tmp_path: Path, feed_server: FeedServer, receiver: Receiver
 ) -> None:
-    config = all_feeds_config(tmp_path, feed_server, webhook(receiver))
+    config = all_feeds_config(tmp_path, feed_server, webhook_channel(receiver))
     monitor("--config", str(config), "run", "--once")
     stories_before = query(tmp_path / "monitor.db", "select count(*) from stories")[0][0]
     # Another outlet reports the September story a day later, in its own words.
@@ -181,7 +166,7 @@ def test_broken_feeds_are_recorded_and_never_stop_the_others(
         for n in ("error.xml", "gone.xml", "html.xml", "slow.xml", "busy.xml", "missing.xml")
     ]
     urls = broken + [feed_server.feed_url(n) for n in fixture_feed_names()]
-    config = write_config(tmp_path / "monitor.toml", urls, webhook(receiver))
+    config = write_config(tmp_path / "monitor.toml", urls, webhook_channel(receiver))
 
     result = monitor("--config", str(config), "run", "--once")
 

@@ -230,52 +230,6 @@ def reference() -> str:
 _REQUIRED_BY_TYPE = {"webhook": ("url",), "file": ("path",), "email": ("smtp_host", "from", "to")}
 
 
-@dataclass(frozen=True)
-class FeedConfig:
-    url: str
-    name: str | None  # None: use the feed's own title
-    interval: int  # seconds
-    enabled: bool = True
-
-
-@dataclass(frozen=True)
-class ChannelConfig:
-    name: str
-    type: str  # one of CHANNEL_TYPES
-    schedule: Schedule
-    timezone: str = "UTC"
-    url: str | None = None  # webhook
-    format: str = "json"  # webhook
-    path: str | None = None  # file
-    smtp_host: str | None = None  # email, and the rest below
-    smtp_port: int | None = None
-    smtp_tls: str = "starttls"
-    username: str | None = None
-    password_env: str | None = None
-    from_addr: str | None = None
-    to: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class FetchConfig:
-    interval: int = 900
-    timeout: int = 30
-    concurrency: int = 8
-    max_bytes: int = 16 * 1024 * 1024
-    contact: str | None = None
-
-
-@dataclass(frozen=True)
-class Config:
-    storage_path: str
-    fetch: FetchConfig
-    feeds: tuple[FeedConfig, ...]
-    entities: Mapping[str, tuple[str, ...]]
-    story_window: int  # seconds
-    channels: tuple[ChannelConfig, ...]
-    source: str | None = None  # the file it was read from, for messages
-
-
 # --- validators: each takes (key path, value) and returns the clean value or raises ConfigError
 
 
@@ -356,6 +310,70 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
 }
 
 
+def _check(key: Key, path: str, value: Any) -> Any:
+    if key.kind == "choice":
+        if value not in key.choices:
+            raise ConfigError(path, f"expected one of {', '.join(key.choices)}, got {value!r}")
+        return value
+    return _VALIDATORS[key.kind](path, value)
+
+
+def _section(name: str) -> Section:
+    return next(s for s in KEYS if s.name == name)
+
+
+def _default(section: str, key: str) -> Any:
+    """A key's default from KEYS, validated: the one place defaults are written down."""
+    spec = next(k for k in _section(section).keys if k.name == key)
+    return _check(spec, f"{section}.{key}", spec.default)
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    url: str
+    name: str | None  # None: use the feed's own title
+    interval: int  # seconds
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    name: str
+    type: str  # one of CHANNEL_TYPES
+    schedule: Schedule
+    timezone: str = _default("channels", "timezone")
+    url: str | None = None  # webhook
+    format: str = _default("channels", "format")  # webhook
+    path: str | None = None  # file
+    smtp_host: str | None = None  # email, and the rest below
+    smtp_port: int | None = None
+    smtp_tls: str = _default("channels", "smtp_tls")
+    username: str | None = None
+    password_env: str | None = None
+    from_addr: str | None = None
+    to: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    interval: int = _default("fetch", "interval")  # seconds
+    timeout: int = _default("fetch", "timeout")  # seconds
+    concurrency: int = _default("fetch", "concurrency")
+    max_bytes: int = _default("fetch", "max_bytes")
+    contact: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    storage_path: str
+    fetch: FetchConfig
+    feeds: tuple[FeedConfig, ...]
+    entities: Mapping[str, tuple[str, ...]]
+    story_window: int  # seconds
+    channels: tuple[ChannelConfig, ...]
+    source: str | None = None  # the file it was read from, for messages
+
+
 def _validate_table(path: str, section: Section, table: Any) -> dict[str, Any]:
     """Check one table against its section: unknown keys, required keys, types, defaults."""
     if not isinstance(table, dict):
@@ -374,18 +392,6 @@ def _validate_table(path: str, section: Section, table: Any) -> dict[str, Any]:
         else:
             clean[key.name] = _check(key, key_path, table[key.name])
     return clean
-
-
-def _check(key: Key, path: str, value: Any) -> Any:
-    if key.kind == "choice":
-        if value not in key.choices:
-            raise ConfigError(path, f"expected one of {', '.join(key.choices)}, got {value!r}")
-        return value
-    return _VALIDATORS[key.kind](path, value)
-
-
-def _section(name: str) -> Section:
-    return next(s for s in KEYS if s.name == name)
 
 
 def _channel(path: str, raw: dict[str, Any], clean: dict[str, Any]) -> ChannelConfig:

@@ -37,6 +37,8 @@ from monitor.schema import migrations
 from monitor.timeutil import from_iso, iso
 
 BUSY_TIMEOUT_MS = 10_000
+# disabled_reason values that the config owns: the config may lift them again.
+_CONFIG_REASONS = (None, "disabled in config", "removed from config")
 
 
 def _json(value: Iterable[Any]) -> str:
@@ -87,46 +89,39 @@ class Store:
 
     def sync_feeds(self, feeds: Iterable[FeedConfig], now: datetime) -> None:
         """Make the feeds table agree with the config: add new feeds (due at once), update names
-        and intervals, and disable config feeds that were removed from it."""
-        feeds = list(feeds)
+        and intervals, and disable config feeds that were removed from it. Writes only what
+        changed, so calling it on every poll tick costs one read."""
+        wanted = {f.url: f for f in feeds}
+        rows = {r["url"]: r for r in self.db.table("feeds").rows}
         with self.db.atomic():
-            for feed in feeds:
-                row = self._feed_row(feed.url)
-                values = {"name": feed.name, "interval": feed.interval, "origin": "config"}
+            for url, feed in wanted.items():
+                row = rows.get(url)
+                values: dict[str, Any] = {
+                    "name": feed.name,
+                    "interval": feed.interval,
+                    "origin": "config",
+                }
+                if row is None or row["disabled_reason"] in _CONFIG_REASONS:
+                    values["enabled"] = int(feed.enabled)
+                    values["disabled_reason"] = None if feed.enabled else "disabled in config"
+                # else: disabled for a reason of its own (e.g. 410 Gone), which stays
                 if row is None:
                     self.db.table("feeds").insert(
                         {
                             **values,
-                            "url": feed.url,
-                            "enabled": int(feed.enabled),
-                            "disabled_reason": None if feed.enabled else "disabled in config",
+                            "url": url,
                             "consecutive_failures": 0,
                             "next_due": iso(now),
                             "created": iso(now),
                         }
                     )
-                elif row["disabled_reason"] in (None, "disabled in config", "removed from config"):
-                    self.db.table("feeds").update(
-                        row["id"],
-                        {
-                            **values,
-                            "enabled": int(feed.enabled),
-                            "disabled_reason": None if feed.enabled else "disabled in config",
-                        },
-                    )
-                else:  # disabled for a reason of its own (e.g. 410 Gone): keep that
+                elif any(row[k] != v for k, v in values.items()):
                     self.db.table("feeds").update(row["id"], values)
-            urls = [f.url for f in feeds]
-            marks = ",".join("?" * len(urls))
-            self.db.execute(
-                "update feeds set enabled = 0, disabled_reason = 'removed from config' "
-                f"where origin = 'config' and enabled = 1 and url not in ({marks})",
-                urls,
-            )
-
-    def _feed_row(self, url: str) -> dict[str, Any] | None:
-        rows = list(self.db.table("feeds").rows_where("url = ?", [url]))
-        return rows[0] if rows else None
+            for url, row in rows.items():
+                if url not in wanted and row["origin"] == "config" and row["enabled"]:
+                    self.db.table("feeds").update(
+                        row["id"], {"enabled": 0, "disabled_reason": "removed from config"}
+                    )
 
     def due_feeds(self, now: datetime, *, force: bool = False) -> list[DueFeed]:
         """Enabled feeds due now. ``force`` ignores the polling interval but not a server's

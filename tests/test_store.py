@@ -547,3 +547,16 @@ def test_permanent_digest_failure_marks_it_failed(store: Store) -> None:
     assert [r["status"] for r in store.db.table("deliveries").rows] == ["failed"]
     assert store.db.table("stories").get(story_id)["alerted"] == 0
     assert store.last_sent("team") is None
+
+
+def test_sync_of_thousands_of_feeds_writes_only_what_changed(store: Store) -> None:
+    feeds = [FeedConfig(f"https://feeds.example/{i}.xml", None, 900) for i in range(3000)]
+    store.sync_feeds(feeds, NOW)
+    before = store.db.conn.total_changes
+
+    store.sync_feeds(feeds, NOW + timedelta(minutes=1))
+    assert store.db.conn.total_changes == before
+
+    store.sync_feeds(feeds[1:], NOW + timedelta(minutes=2))
+    assert store.db.conn.total_changes == before + 1
+    assert len(store.due_feeds(NOW + timedelta(minutes=2), force=True)) == 2999

@@ -1,8 +1,9 @@
 """Fetch stage: get feed bodies over HTTP, politely and within limits.
 
-One shared ``httpx.AsyncClient`` (made by ``make_client``) serves a whole poll cycle. ``fetch_all``
-fetches many feeds at once under a concurrency limit; ``fetch_feed`` never raises for network or
-HTTP trouble, it returns a FetchResult carrying the error, so one bad feed never stops the others.
+One shared ``httpx.AsyncClient`` (made by ``make_client``) serves a whole poll cycle.
+``fetch_each`` fetches many feeds at once under a concurrency limit and hands each result on as it
+arrives; ``fetch_feed`` never raises for network or HTTP trouble, it returns a FetchResult carrying
+the error, so one bad feed never stops the others.
 """
 
 from __future__ import annotations

@@ -97,12 +97,13 @@ def canonical_url(url: str | None) -> str | None:
     return urlunsplit((scheme, host, parts.path or "/", urlencode(query), ""))
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
+    """Text as compared: Unicode-normalised (full-width to ASCII), case-folded, spaces collapsed."""
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 def content_hash(title: str, text: str) -> str:
-    digest = hashlib.sha256(f"{_fold(title)}\n{_fold(text)}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{fold(title)}\n{fold(text)}".encode()).hexdigest()
     return f"{HASH_VERSION}:{digest}"
 
 
@@ -129,4 +130,5 @@ def normalise(entry: Entry, feed_url: str) -> Article:
         published=entry.published,
         authors=entry.authors,
         content_hash=content_hash(title, content),
+        title_key=fold(title),
     )

@@ -74,6 +74,7 @@ class Article:
     published: datetime | None
     authors: tuple[str, ...]
     content_hash: str  # "v1:" + sha256 over normalised title and text
+    title_key: str  # the title folded (case, width, spacing), to compare titles across copies
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             "url": str,
             "canonical_url": str,
             "content_hash": str,
+            "title_key": str,
             "title": str,
             "summary": str,
             "content": str,

@@ -207,11 +207,17 @@ class Store:
         )
 
     def find_article(self, article: Article) -> int | None:
-        """An article already stored under the same canonical link or the same content hash."""
+        """An article already stored with the same content hash, or under the same canonical link
+        with the same title. A link alone is not enough: podcast and link-blog feeds give many
+        different entries one link (the show's or the site's home page)."""
         row = self.db.execute(
-            "select id from articles where (canonical_url = :url and :url is not null) "
-            "or content_hash = :hash order by id limit 1",
-            {"url": article.canonical_url, "hash": article.content_hash},
+            "select id from articles where content_hash = :hash "
+            "or (canonical_url = :url and title_key = :title_key) order by id limit 1",
+            {
+                "url": article.canonical_url,
+                "hash": article.content_hash,
+                "title_key": article.title_key,
+            },
         ).fetchone()
         return row[0] if row else None
 
@@ -235,6 +241,7 @@ class Store:
                 "url": article.url,
                 "canonical_url": article.canonical_url,
                 "content_hash": article.content_hash,
+                "title_key": article.title_key,
                 "title": article.title,
                 "summary": article.summary,
                 "content": article.content,

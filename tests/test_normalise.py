@@ -268,6 +268,7 @@ def test_normalise_whole_article() -> None:
         content_hash=content_hash(
             "OpenAI signs deal with Luxshare", "Luxshare will assemble the device.\nMore detail."
         ),
+        title_key="openai signs deal with luxshare",
     )
 
 

@@ -224,3 +224,25 @@ def test_feed_removed_from_config_is_disabled_and_comes_back(
     write_config(tmp_path / "monitor.toml", both)
     monitor("--config", str(config), "run", "--once")
     assert len(feed_server.fetches("wirepoint.xml")) == 2
+
+
+def test_entries_sharing_one_link_are_all_kept(tmp_path: Path, feed_server: FeedServer) -> None:
+    # Podcast and link-blog feeds often give every entry the show's home page as its link.
+    items = "".join(
+        f"""<item><title>Taverncast {n}</title><link>https://taverncast.example/</link>
+        <guid isPermaLink="false">taverncast-{n}</guid><description>Episode {n}.</description>
+        </item>"""
+        for n in (60, 61, 62)
+    )
+    (feed_server.folder / "podcast.xml").write_text(
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Taverncast</title>'
+        f"<link>https://taverncast.example/</link>{items}</channel></rss>",
+        encoding="utf-8",
+    )
+    config = write_config(tmp_path / "monitor.toml", [feed_server.feed_url("podcast.xml")])
+
+    monitor("--config", str(config), "run", "--once")
+
+    [feed] = json.loads(monitor("--config", str(config), "feeds", "--format", "json").output)
+    assert feed["article_count"] == 3
+    assert query(tmp_path / "monitor.db", "select count(*) from articles") == [(3,)]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config import ChannelConfig, FeedConfig
+from monitor.normalise import fold
 from monitor.records import (
     Article,
     DigestArticle,
@@ -38,10 +39,11 @@ def make_article(
 ) -> Article:
     """The n-th article; each part unique to n unless given."""
     url = f"https://news.example.com/story-{n}"
+    title = title or f"Story {n}"
     return Article(
         feed_url=feed_url,
         guid=f"guid-{n}",
-        title=title or f"Story {n}",
+        title=title,
         url=f"{url}?utm_source=rss",
         canonical_url=url if canonical_url == "" else canonical_url,
         summary=f"Summary {n}",
@@ -49,6 +51,7 @@ def make_article(
         published=published,
         authors=("A. Writer",),
         content_hash=content_hash or "v1:" + hashlib.sha256(f"story {n}".encode()).hexdigest(),
+        title_key=fold(title),
     )
 
 
@@ -315,13 +318,22 @@ def test_add_article_records_a_sighting(store: Store) -> None:
     assert not store.sighting_known(feed.id + 1, "guid-1")
 
 
-def test_find_article_by_canonical_url(store: Store) -> None:
+def test_find_article_by_canonical_url_and_title(store: Store) -> None:
     feed = one_feed(store)
     article_id = store.add_article(feed.id, make_article(1), make_match(), NOW)
 
-    copy = make_article(2, canonical_url="https://news.example.com/story-1")
+    copy = make_article(2, title="STORY  1", canonical_url="https://news.example.com/story-1")
 
     assert store.find_article(copy) == article_id
+
+
+def test_same_link_with_another_title_is_another_article(store: Store) -> None:
+    # Podcast and link-blog feeds give many entries one link (the show's home page).
+    feed = one_feed(store)
+    home = "https://taverncast.example/"
+    store.add_article(feed.id, make_article(61, canonical_url=home), make_match(), NOW)
+
+    assert store.find_article(make_article(62, canonical_url=home)) is None
 
 
 def test_find_article_by_content_hash(store: Store) -> None:

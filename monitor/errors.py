@@ -51,6 +51,7 @@ class ParseError(MonitorError):
 
     def __init__(self, url: str, message: str) -> None:
         self.url = url
+        self.reason = message  # without the URL, for the feed's own health record
         super().__init__(f"{url}: {message}")
 
 

@@ -125,7 +125,7 @@ def process_result(ctx: Context, feed: DueFeed, result: FetchResult, now: dateti
     try:
         parsed = parse_feed(feed.url, result.body, result.headers)
     except ParseError as e:
-        return _failed(ctx, feed, str(e), result.status_code, now)
+        return _failed(ctx, feed, e.reason, result.status_code, now)
 
     new_articles = new_stories = alerts = 0
     with store.transaction():

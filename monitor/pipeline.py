@@ -199,7 +199,9 @@ def ingest(ctx: Context, feed: DueFeed, article: Article, now: datetime) -> tupl
     published = article.published or now
     window = timedelta(seconds=ctx.config.story_window)
     candidates = store.story_candidates(published - window, published + window)
-    story_id = assign_story(frozenset(match.organisations), published, candidates, window)
+    story_id = assign_story(
+        frozenset(match.organisations), published, candidates, window, article.title
+    )
     if story_id is not None:
         store.join_story(story_id, article_id, match, published, now)
         return 1, 0, 0

@@ -95,6 +95,7 @@ class StoryCandidate:
     id: int
     organisations: frozenset[str]
     first_published: datetime
+    title: str = ""  # the story's representative title
 
 
 @dataclass(frozen=True)

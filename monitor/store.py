@@ -265,12 +265,13 @@ class Store:
     def story_candidates(self, since: datetime, until: datetime) -> list[StoryCandidate]:
         """Stories whose first article was published between ``since`` and ``until``."""
         rows = self.db.execute(
-            "select id, organisations, first_published from stories "
+            "select id, organisations, first_published, title from stories "
             "where first_published between ? and ?",
             [iso(since), iso(until)],
         ).fetchall()
         return [
-            StoryCandidate(r[0], frozenset(json.loads(r[1])), from_iso(r[2]) or since) for r in rows
+            StoryCandidate(r[0], frozenset(json.loads(r[1])), from_iso(r[2]) or since, r[3])
+            for r in rows
         ]
 
     def create_story(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.cluster import assign_story
+from monitor.cluster import TITLE_OVERLAP, assign_story, title_words
 from monitor.records import StoryCandidate
 
 WINDOW = timedelta(hours=72)
@@ -80,10 +81,43 @@ def test_single_organisation_does_not_join_a_two_party_story() -> None:
     assert assign_story(orgs("OpenAI"), MARCH, [story], WINDOW) is None
 
 
-def test_identical_single_organisation_sets_join() -> None:
-    story = candidate(7, "Luxshare")
+def test_single_party_copy_with_a_similar_title_joins() -> None:
+    story = replace(candidate(7, "Luxshare"), title="Luxshare wins Acme robot assembly order")
 
-    assert assign_story(orgs("Luxshare"), MARCH + timedelta(hours=1), [story], WINDOW) == 7
+    joined = assign_story(
+        orgs("Luxshare"),
+        MARCH + timedelta(hours=1),
+        [story],
+        WINDOW,
+        "Acme robots to be assembled by Luxshare after order win",
+    )
+
+    assert joined == 7
+
+
+def test_two_single_party_stories_about_different_partners_stay_apart() -> None:
+    # The partner is unknown to the gazetteer in both: only the titles tell them apart.
+    story = replace(candidate(7, "OpenAI"), title="OpenAI signs deal with Acme Robotics for hands")
+
+    joined = assign_story(
+        orgs("OpenAI"),
+        MARCH + timedelta(hours=1),
+        [story],
+        WINDOW,
+        "OpenAI taps Foo Corp to supply sensors",
+    )
+
+    assert joined is None
+
+
+def test_title_words_fold_plurals_drop_stopwords_and_pair_chinese_characters() -> None:
+    assert title_words("OpenAI taps Luxshare for the devices") == {
+        "openai",
+        "tap",
+        "luxshare",
+        "device",
+    }
+    assert title_words("立讯精密代工") == {"立讯", "讯精", "精密", "密代", "代工"}
 
 
 def test_no_organisations_never_join() -> None:
@@ -124,17 +158,24 @@ def test_candidates_outside_window_are_ignored_even_with_more_overlap() -> None:
 
 
 ORGANISATIONS = ["OpenAI", "Luxshare", "Broadcom", "Foxconn", "TSMC"]
+TITLES = [
+    "",
+    "OpenAI taps Acme Robotics for robot hands",
+    "Acme Robotics to build robot hands for OpenAI",
+    "OpenAI signs Foo sensor supply deal",
+]
 
 candidates_strategy = st.lists(
     st.tuples(
         st.frozensets(st.sampled_from(ORGANISATIONS), max_size=4),
         st.integers(min_value=-100, max_value=100),  # hours from MARCH
+        st.sampled_from(TITLES),
     ),
     max_size=8,
 ).map(
     lambda specs: [
-        StoryCandidate(i + 1, organisations, MARCH + timedelta(hours=hours))
-        for i, (organisations, hours) in enumerate(specs)
+        StoryCandidate(i + 1, organisations, MARCH + timedelta(hours=hours), title)
+        for i, (organisations, hours, title) in enumerate(specs)
     ]
 )
 
@@ -142,39 +183,49 @@ candidates_strategy = st.lists(
 @settings(database=None, max_examples=300)
 @given(
     organisations=st.frozensets(st.sampled_from(ORGANISATIONS), max_size=4),
+    title=st.sampled_from(TITLES),
     candidates=candidates_strategy,
     data=st.data(),
 )
 def test_decision_does_not_depend_on_candidate_order(
-    organisations: frozenset[str], candidates: list[StoryCandidate], data: st.DataObject
+    organisations: frozenset[str],
+    title: str,
+    candidates: list[StoryCandidate],
+    data: st.DataObject,
 ) -> None:
     shuffled = data.draw(st.permutations(candidates))
 
-    expected = assign_story(organisations, MARCH, candidates, WINDOW)
+    expected = assign_story(organisations, MARCH, candidates, WINDOW, title)
 
-    assert assign_story(organisations, MARCH, shuffled, WINDOW) == expected
-    assert assign_story(organisations, MARCH, iter(shuffled), WINDOW) == expected
+    assert assign_story(organisations, MARCH, shuffled, WINDOW, title) == expected
+    assert assign_story(organisations, MARCH, iter(shuffled), WINDOW, title) == expected
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a | b else 0.0
 
 
 @settings(database=None, max_examples=300)
 @given(
     organisations=st.frozensets(st.sampled_from(ORGANISATIONS), max_size=4),
+    title=st.sampled_from(TITLES),
     candidates=candidates_strategy,
 )
 def test_chosen_story_fits_and_no_other_fits_better(
-    organisations: frozenset[str], candidates: list[StoryCandidate]
+    organisations: frozenset[str], title: str, candidates: list[StoryCandidate]
 ) -> None:
     def fits(c: StoryCandidate) -> bool:
         shared = organisations & c.organisations
         in_window = abs(c.first_published - MARCH) <= WINDOW
+        similar = _jaccard(title_words(title), title_words(c.title)) >= TITLE_OVERLAP
         return in_window and (
-            len(shared) >= 2 or (len(shared) == 1 and organisations == c.organisations)
+            len(shared) >= 2 or (len(shared) == 1 and organisations == c.organisations and similar)
         )
 
     def rank(c: StoryCandidate) -> tuple[int, timedelta]:
         return (-len(organisations & c.organisations), abs(c.first_published - MARCH))
 
-    chosen = assign_story(organisations, MARCH, candidates, WINDOW)
+    chosen = assign_story(organisations, MARCH, candidates, WINDOW, title)
     fitting = [c for c in candidates if fits(c)]
 
     if not fitting:

@@ -46,6 +46,13 @@ def test_demo_prints_each_partnership_story_and_no_negative(demo_dir: tuple[Path
     assert (out / "monitor.db").is_file()
 
 
+def test_readme_shows_lines_the_demo_really_prints(demo_dir: tuple[Path, str]) -> None:
+    _, output = demo_dir
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    excerpt = readme.split("```text\n", 1)[1].split("```", 1)[0]
+    assert [line for line in excerpt.splitlines() if line not in output.splitlines()] == []
+
+
 def test_demo_runs_again_from_scratch(demo_dir: tuple[Path, str], tmp_path: Path) -> None:
     _, first = demo_dir
     again = monitor("demo", "--out", str(tmp_path))

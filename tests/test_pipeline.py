@@ -7,12 +7,17 @@ servers received and what the database holds.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 from conftest import (
     EXPECTED,
+    REPO,
     FeedServer,
     Receiver,
     Reply,
@@ -246,3 +251,42 @@ def test_entries_sharing_one_link_are_all_kept(tmp_path: Path, feed_server: Feed
     [feed] = json.loads(monitor("--config", str(config), "feeds", "--format", "json").output)
     assert feed["article_count"] == 3
     assert query(tmp_path / "monitor.db", "select count(*) from articles") == [(3,)]
+
+
+def test_killed_mid_cycle_loses_nothing_and_sends_nothing_twice(
+    tmp_path: Path, feed_server: FeedServer, receiver: Receiver
+) -> None:
+    # One slow feed keeps the first run busy after the others arrived; it is killed then, in the
+    # middle of storing them, before any digest went out.
+    feed_server.routes["/slow.xml"] = Reply(
+        200,
+        {"Content-Type": "application/rss+xml"},
+        b'<rss version="2.0"><channel/></rss>',
+        delay=2,
+    )
+    names = fixture_feed_names()
+    urls = [feed_server.feed_url(n) for n in names] + [feed_server.feed_url("slow.xml")]
+    config = write_config(tmp_path / "monitor.toml", urls, webhook_channel(receiver))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "-q", "--config", str(config), "run", "--once"],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        feed_server.wait_for(len(urls))
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+    assert receiver.requests == []
+
+    result = monitor("--config", str(config), "run", "--once")
+    monitor("--config", str(config), "run", "--once")
+
+    assert result.exit_code == 0
+    [request] = receiver.wait_for(1)
+    stories = json.loads(request.body)["stories"]
+    got = {frozenset(a["title"] for a in s["articles"]) for s in stories}
+    assert got == {frozenset(titles) for titles in expected_stories().values()}
+    assert query(tmp_path / "monitor.db", "pragma integrity_check") == [("ok",)]
+    assert len(receiver.requests) == 1

@@ -37,11 +37,7 @@ def test_webhook_down_keeps_stories_queued_and_resends_the_same_digest(
     tmp_path: Path, feed_server: FeedServer, receiver: Receiver
 ) -> None:
     receiver.statuses = [503]
-    config = config_with(
-        tmp_path,
-        feed_server,
-        webhook_channel(receiver),
-    )
+    config = config_with(tmp_path, feed_server, webhook_channel(receiver))
     monitor("--config", str(config), "run", "--once")
     [first] = receiver.wait_for(1)
     deliveries = json.loads(monitor("--config", str(config), "stories", "--format", "json").output)
@@ -62,11 +58,7 @@ def test_webhook_rejecting_the_payload_marks_the_digest_failed(
     tmp_path: Path, feed_server: FeedServer, receiver: Receiver
 ) -> None:
     receiver.statuses = [400]
-    config = config_with(
-        tmp_path,
-        feed_server,
-        webhook_channel(receiver),
-    )
+    config = config_with(tmp_path, feed_server, webhook_channel(receiver))
     monitor("--config", str(config), "run", "--once")
     monitor("--config", str(config), "run", "--once")
 
@@ -79,11 +71,7 @@ def test_webhook_rejecting_the_payload_marks_the_digest_failed(
 def test_crash_after_digest_was_made_resends_it_with_the_same_id(
     tmp_path: Path, feed_server: FeedServer, receiver: Receiver
 ) -> None:
-    config_path = config_with(
-        tmp_path,
-        feed_server,
-        webhook_channel(receiver, "every 1d"),
-    )
+    config_path = config_with(tmp_path, feed_server, webhook_channel(receiver, "every 1d"))
     config = load_config(config_path)
     monitor("--config", str(config_path), "run", "--once")
     [sent] = receiver.wait_for(1)

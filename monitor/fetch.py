@@ -178,13 +178,3 @@ async def fetch_each(
         for task in workers:
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
-
-
-async def fetch_all(
-    client: httpx.AsyncClient, feeds: Iterable[DueFeed], config: FetchConfig, now: datetime
-) -> list[tuple[DueFeed, FetchResult]]:
-    """Fetch feeds concurrently, ``config.concurrency`` at a time; results in input order."""
-    feeds = list(feeds)
-    order = {id(feed): i for i, feed in enumerate(feeds)}
-    results = [item async for item in fetch_each(client, feeds, config, now)]
-    return sorted(results, key=lambda item: order[id(item[0])])

@@ -13,7 +13,7 @@ import pytest
 
 from monitor import __version__
 from monitor.config import FetchConfig
-from monitor.fetch import fetch_all, fetch_feed, make_client, parse_retry_after
+from monitor.fetch import fetch_each, fetch_feed, make_client, parse_retry_after
 from monitor.records import DueFeed, FetchResult
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -389,44 +389,75 @@ def test_redirect_loop_gives_error_result() -> None:
     assert (result.status_code, result.body, result.error) == (None, None, "more than 5 redirects")
 
 
-# --- fetch_all
+# --- fetch_each
 
 
-def test_fetch_all_keeps_input_order_and_respects_concurrency() -> None:
+def _collect(
+    handler: Handler, feeds: list[DueFeed], config: FetchConfig
+) -> list[tuple[DueFeed, FetchResult]]:
+    async def run() -> list[tuple[DueFeed, FetchResult]]:
+        async with make_client(config, transport=httpx.MockTransport(handler)) as client:
+            return [item async for item in fetch_each(client, feeds, config, NOW)]
+
+    return asyncio.run(run())
+
+
+def test_fetch_each_yields_every_feed_once_as_it_completes_within_concurrency() -> None:
     concurrency = 3
     feeds = [due_feed(f"https://feeds.example.com/{i}", id=i) for i in range(10)]
     in_flight = 0
     max_in_flight = 0
-    finished: list[str] = []
 
     async def handler(request: httpx.Request) -> httpx.Response:
         nonlocal in_flight, max_in_flight
         in_flight += 1
         max_in_flight = max(max_in_flight, in_flight)
         index = int(request.url.path.strip("/"))
-        # Earlier feeds answer later, so completion order is the reverse of input order.
+        # Earlier feeds answer later, so completion order differs from input order.
         for _ in range(3 * (10 - index)):
             await asyncio.sleep(0)
         in_flight -= 1
-        finished.append(request.url.path)
         return httpx.Response(200, content=request.url.path.encode())
 
-    config = FetchConfig(concurrency=concurrency)
+    results = _collect(handler, feeds, FetchConfig(concurrency=concurrency))
 
-    async def run() -> list[tuple[DueFeed, FetchResult]]:
-        async with make_client(config, transport=httpx.MockTransport(handler)) as client:
-            return await fetch_all(client, feeds, config, NOW)
-
-    results = asyncio.run(run())
-
-    assert [(feed, result.body) for feed, result in results] == [
-        (feed, f"/{feed.id}".encode()) for feed in feeds
+    assert sorted((feed.id, result.body) for feed, result in results) == [
+        (feed.id, f"/{feed.id}".encode()) for feed in feeds
     ]
-    assert finished != [f"/{feed.id}" for feed in feeds]  # they did finish out of order
+    assert [feed.id for feed, _ in results] != [feed.id for feed in feeds]  # as they completed
     assert max_in_flight == concurrency
 
 
-def test_fetch_all_one_failure_does_not_stop_the_others() -> None:
+def test_fetch_each_runs_ahead_of_a_slow_consumer_by_a_bounded_amount() -> None:
+    concurrency = 2
+    feeds = [due_feed(f"https://feeds.example.com/{i}", id=i) for i in range(20)]
+    answered = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal answered
+        answered += 1
+        return httpx.Response(200, content=RSS)
+
+    config = FetchConfig(concurrency=concurrency)
+
+    async def run() -> tuple[int, int]:
+        async with make_client(config, transport=httpx.MockTransport(handler)) as client:
+            results = fetch_each(client, feeds, config, NOW)
+            await anext(results)
+            for _ in range(200):  # the consumer dawdles; the fetchers may run ahead
+                await asyncio.sleep(0)
+            ahead = answered
+            rest = [item async for item in results]
+            return ahead, 1 + len(rest)
+
+    ahead, total = asyncio.run(run())
+
+    # At most `concurrency` results wait in the queue and `concurrency` more wait to be queued.
+    assert ahead <= 2 * concurrency + 1
+    assert total == len(feeds) == answered
+
+
+def test_fetch_each_one_failure_does_not_stop_the_others() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/down":
             raise httpx.ConnectError("refused", request=request)
@@ -437,15 +468,10 @@ def test_fetch_all_one_failure_does_not_stop_the_others() -> None:
         due_feed("https://feeds.example.com/down", id=2),
         due_feed("https://feeds.example.com/b", id=3),
     ]
-    config = FetchConfig()
 
-    async def run() -> list[tuple[DueFeed, FetchResult]]:
-        async with make_client(config, transport=httpx.MockTransport(handler)) as client:
-            return await fetch_all(client, feeds, config, NOW)
+    results = _collect(handler, feeds, FetchConfig())
 
-    results = asyncio.run(run())
-
-    assert [(feed.id, result.body, result.error) for feed, result in results] == [
+    assert sorted((feed.id, result.body, result.error) for feed, result in results) == [
         (1, RSS, None),
         (2, None, "ConnectError: refused"),
         (3, RSS, None),

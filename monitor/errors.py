@@ -3,12 +3,13 @@
     MonitorError
     ├── ConfigError        a configuration key is missing, unknown or invalid (carries the key)
     ├── StorageError       the database cannot be opened, migrated or locked (carries the path)
-    ├── FetchError         a feed could not be fetched (carries the URL; temporary or not)
     ├── ParseError         a fetched body is not a feed we can read (carries the URL)
     └── DeliveryError      a channel did not accept a digest (carries the channel; temporary or not)
 
 Foreign exceptions are wrapped once, at the boundary that called the foreign library, with
-``raise ... from e``, so a log line shows our context and the root cause.
+``raise ... from e``, so a log line shows our context and the root cause. Fetch failures are not
+exceptions at all: ``fetch.fetch_feed`` returns them in its FetchResult, because a feed that is
+down is an expected outcome of a poll, not an error of the program.
 """
 
 from __future__ import annotations
@@ -35,15 +36,6 @@ class StorageError(MonitorError):
     def __init__(self, path: str, message: str) -> None:
         self.path = path
         super().__init__(f"{path}: {message}")
-
-
-class FetchError(MonitorError):
-    """A feed could not be fetched. ``temporary`` says whether retrying later may help."""
-
-    def __init__(self, url: str, message: str, *, temporary: bool = True) -> None:
-        self.url = url
-        self.temporary = temporary
-        super().__init__(f"{url}: {message}")
 
 
 class ParseError(MonitorError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -344,6 +345,9 @@ def _program() -> str:
 def main() -> None:
     try:
         cli(prog_name="monitor")
-    except MonitorError as e:  # a bug if it gets here: every command should handle its own
+    except MonitorError as e:
         click.echo(f"Error: {e}", err=True)
+        sys.exit(1)
+    except sqlite3.Error as e:  # a disk that filled up, a file another program locked or broke
+        click.echo(f"Error: database: {type(e).__name__}: {e}", err=True)
         sys.exit(1)

@@ -212,3 +212,14 @@ def test_listing_a_missing_database_is_an_error_and_creates_nothing(tmp_path: Pa
         assert result.exit_code == 1
         assert f"no database at {missing}" in result.output
     assert not missing.exists()
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.db"
+    bad.write_text("these are my notes, not a database\n", encoding="utf-8")
+
+    result = CliRunner().invoke(cli, ["--db", str(bad), "stories"])
+
+    assert result.exit_code == 1
+    assert f"{bad}: cannot open database: file is not a database" in result.output
+    assert bad.read_text(encoding="utf-8") == "these are my notes, not a database\n"

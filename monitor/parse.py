@@ -40,6 +40,8 @@ def parse_feed(url: str, body: bytes, headers: Mapping[str, str] | None = None) 
     bozo = result.get("bozo_exception") if result.get("bozo") else None
     if not entries and not result.get("version"):
         # Neither entries nor a recognised feed format: an error page, an empty body, XHTML.
+        if body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+            raise ParseError(url, "looks like a JSON Feed, which monitor does not read yet")
         reason = _describe(bozo) if bozo is not None else "no feed format recognised"
         raise ParseError(url, f"not a feed: {reason}")
     feed_info = result.get("feed", {})

@@ -369,3 +369,12 @@ def test_external_entities_are_not_resolved(tmp_path: Path) -> None:
         f"{e.title} {e.summary_html} {e.content_html}" for e in parsed.entries
     ]
     assert not any("SECRET-MARKER-42" in t for t in texts)
+
+
+def test_json_feed_is_refused_with_a_message_that_says_so() -> None:
+    body = (
+        b'\xef\xbb\xbf {"version": "https://jsonfeed.org/version/1.1", "title": "x", "items": []}'
+    )
+
+    with pytest.raises(ParseError, match="JSON Feed, which monitor does not read yet"):
+        parse_feed("https://example.com/feed.json", body, {"Content-Type": "application/feed+json"})

@@ -101,7 +101,7 @@ def stories(
 def feeds(db: Database) -> list[dict[str, Any]]:
     sql = f"""
         select f.id, f.url, {_FEED_NAME} as name, f.origin, f.interval,
-               f.last_attempt, f.last_success, f.last_status_code, f.last_error,
+               f.last_attempt, f.last_success, f.last_status_code, f.last_error, f.last_warning,
                f.consecutive_failures, f.next_due, f.held_until,
                case when f.enabled then 0 else 1 end as disabled, f.disabled_reason,
                (select count(*) from sightings si where si.feed_id = f.id) as article_count

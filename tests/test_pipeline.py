@@ -290,3 +290,19 @@ def test_killed_mid_cycle_loses_nothing_and_sends_nothing_twice(
     assert got == {frozenset(titles) for titles in expected_stories().values()}
     assert query(tmp_path / "monitor.db", "pragma integrity_check") == [("ok",)]
     assert len(receiver.requests) == 1
+
+
+def test_malformed_feed_with_entries_is_stored_with_a_warning(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    # Whitespace before the XML declaration: the most common real-world "bozo" cause.
+    feed = feed_server.folder / "techwire.xml"
+    feed.write_bytes(b"\n\n  " + feed.read_bytes())
+    config = write_config(tmp_path / "monitor.toml", [feed_server.feed_url("techwire.xml")])
+
+    monitor("--config", str(config), "run", "--once")
+
+    [row] = json.loads(monitor("--config", str(config), "feeds", "--format", "json").output)
+    assert row["last_error"] is None
+    assert "SAXParseException" in row["last_warning"]
+    assert row["article_count"] == len([i for i in EXPECTED if i["feed"] == "techwire.xml"])

@@ -23,7 +23,6 @@ _env = jinja2.Environment(
     lstrip_blocks=True,
     undefined=jinja2.StrictUndefined,
 )
-_env.filters["iso"] = iso
 
 
 def _when(moment: datetime | None) -> str:

@@ -12,16 +12,15 @@ from dataclasses import dataclass
 
 from monitor.gazetteer import ORGANISATIONS
 
-# Word boundaries for Latin-script words. Not \b: Python counts CJK characters as word
-# characters, so "OpenAI与立讯精密" would hide "OpenAI".
-NOT_AFTER_LETTER = r"(?<![0-9A-Za-z\u00c0-\u024f_])"
-NOT_BEFORE_LETTER = r"(?![0-9A-Za-z\u00c0-\u024f_])"
+# What a Latin-script word is made of. Not \w: Python counts CJK characters as word characters,
+# so with \b "OpenAI与立讯精密" would hide "OpenAI".
+_LATIN = r"0-9A-Za-z\u00c0-\u024f_"
+NOT_AFTER_LETTER = rf"(?<![{_LATIN}])"
+NOT_BEFORE_LETTER = rf"(?![{_LATIN}])"
+_WORD = re.compile(rf"[{_LATIN}]+")
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 _SEPARATORS = re.compile(r"[\s\-]+")
-
-
-_WORD = re.compile(r"[0-9A-Za-z\u00c0-\u024f_]+")
 
 
 def _regex_pattern(alias: str) -> str:

@@ -16,6 +16,7 @@ from conftest import (
     Receiver,
     SmtpServer,
     expected_stories,
+    free_port,
     monitor,
     webhook_channel,
     write_config,
@@ -26,6 +27,19 @@ from monitor.store import Store
 from monitor.timeutil import utcnow
 
 LUXSHARE_FEEDS = ("techwire.xml", "asia-supply-daily.rdf", "zhongguo-dianzi.xml")
+
+
+def email_channel(host: str, port: int, *to: str) -> str:
+    return f"""
+[[channels]]
+name = "mail"
+type = "email"
+smtp_host = "{host}"
+smtp_port = {port}
+smtp_tls = "none"
+from = "monitor@example.com"
+to = {json.dumps(list(to))}
+"""
 
 
 def config_with(tmp_path: Path, feed_server: FeedServer, channels: str) -> Path:
@@ -121,20 +135,10 @@ def _parts(message: Message) -> dict[str, str]:
 def test_email_digest_arrives_as_multipart_text_and_html(
     tmp_path: Path, feed_server: FeedServer, smtp_server: SmtpServer
 ) -> None:
-    config = config_with(
-        tmp_path,
-        feed_server,
-        f"""
-[[channels]]
-name = "mail"
-type = "email"
-smtp_host = "{smtp_server.host}"
-smtp_port = {smtp_server.port}
-smtp_tls = "none"
-from = "monitor@example.com"
-to = ["analyst@example.com", "desk@example.com"]
-""",
+    channel = email_channel(
+        smtp_server.host, smtp_server.port, "analyst@example.com", "desk@example.com"
     )
+    config = config_with(tmp_path, feed_server, channel)
 
     result = monitor("--config", str(config), "run", "--once")
 
@@ -157,22 +161,9 @@ to = ["analyst@example.com", "desk@example.com"]
 def test_smtp_server_down_keeps_the_digest_for_later(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
-    from conftest import free_port
-
-    config = config_with(
-        tmp_path,
-        feed_server,
-        f"""
-[[channels]]
-name = "mail"
-type = "email"
-smtp_host = "127.0.0.1"
-smtp_port = {free_port()}
-smtp_tls = "none"
-from = "monitor@example.com"
-to = ["analyst@example.com"]
-""",
-    )
+    # Nothing listens on this port: the connection is refused.
+    channel = email_channel("127.0.0.1", free_port(), "analyst@example.com")
+    config = config_with(tmp_path, feed_server, channel)
 
     result = monitor("--config", str(config), "run", "--once")
 

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,7 +20,7 @@ from monitor import __version__, queries
 from monitor.config import Config, load_config, reference, resolve_path
 from monitor.delivery import deliver, preview_digest
 from monitor.digest import render
-from monitor.errors import ConfigError, MonitorError, StorageError
+from monitor.errors import ConfigError, MonitorError, QueryError, StorageError
 from monitor.output import FORMATS, format_rows
 from monitor.pipeline import Context, poll
 from monitor.schedule import parse_duration
@@ -194,26 +194,83 @@ def demo(state: State, out: Path, fixtures: Path | None) -> None:
     )
 
 
+def _moment(text: str | None, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return queries.parse_moment(text, utcnow())
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint=option) from None
+
+
 @cli.command()
 @click.argument("query")
-@click.option("--limit", default=50, show_default=True, help="Most results to show.")
-@click.option("--offset", default=0, help="Skip this many results.")
-@click.option("--story", "story_id", type=int, help="Only articles of this story.")
+@click.option("--since", metavar="WHEN", help="Published at or after: 2025-09-19, or 7d, 24h ago.")
+@click.option("--until", metavar="WHEN", help="Published before: a date, a time or 7d, 24h ago.")
+@click.option("--feed", metavar="NAME", help="Only articles carried by this feed (name or URL).")
+@click.option("--entity", metavar="NAME", help="Only articles naming this watched entity.")
 @click.option("--matched", is_flag=True, help="Only alert-worthy articles.")
+@click.option("--story", "story_id", type=int, metavar="ID", help="Only articles of this story.")
+@click.option(
+    "--limit", default=50, show_default=True, type=click.IntRange(1), help="Most results."
+)
+@click.option("--offset", default=0, type=click.IntRange(0), help="Skip this many results.")
+@click.option(
+    "--sort",
+    type=click.Choice(queries.SORTS),
+    default="relevance",
+    show_default=True,
+    help="Best match (bm25, titles weigh most) or newest first.",
+)
 @output_option
 @click.pass_obj
 def search(
-    state: State, query: str, limit: int, offset: int, story_id: int | None, matched: bool, fmt: str
+    state: State,
+    query: str,
+    since: str | None,
+    until: str | None,
+    feed: str | None,
+    entity: str | None,
+    matched: bool,
+    story_id: int | None,
+    limit: int,
+    offset: int,
+    sort: str,
+    fmt: str,
 ) -> None:
     """Full-text search of stored articles (title, summary, content), best match first.
 
-    Example: monitor search "Luxshare device" --format json
+    QUERY takes words (English words match their stems: device finds devices), "quoted
+    phrases", AND, OR, NOT, parentheses and prefix* terms. Chinese and Japanese terms are found
+    inside longer words: 立讯 finds 立讯精密. The snippet marks hits with [brackets].
+
+    Example: monitor search '"AI device" AND (Luxshare OR 立讯)' --since 30d --format json
     """
+    window = (_moment(since, "--since"), _moment(until, "--until"))
     with state.store(existing=True) as store:
-        rows = queries.search(
-            store.db, query, limit=limit, offset=offset, story_id=story_id, matched=matched
+        try:
+            found = queries.search(
+                store.db,
+                query,
+                since=window[0],
+                until=window[1],
+                feed=feed,
+                entity=entity,
+                matched=matched,
+                story_id=story_id,
+                limit=limit,
+                offset=offset,
+                sort=sort,
+            )
+        except QueryError as e:
+            raise click.UsageError(str(e)) from None
+    click.echo(format_rows(found.rows, fmt, ["id", "published", "feed", "story_id", "title"]))
+    if found.window:
+        click.echo(
+            f"(ranked the newest {found.window} matching articles; narrow with --since/--until "
+            "to reach older ones)",
+            err=True,
         )
-    click.echo(format_rows(rows, fmt, ["id", "published", "feed", "story_id", "title"]))
 
 
 @cli.command()

@@ -4,6 +4,7 @@
     ├── ConfigError        a configuration key is missing, unknown or invalid (carries the key)
     ├── StorageError       the database cannot be opened, migrated or locked (carries the path)
     ├── ParseError         a fetched body is not a feed we can read (carries the URL)
+    ├── QueryError         a query of the archive that cannot be run (carries the query)
     └── DeliveryError      a channel did not accept a digest (carries the channel; temporary or not)
 
 Foreign exceptions are wrapped once, at the boundary that called the foreign library, with
@@ -45,6 +46,14 @@ class ParseError(MonitorError):
         self.url = url
         self.reason = message  # without the URL, for the feed's own health record
         super().__init__(f"{url}: {message}")
+
+
+class QueryError(MonitorError):
+    """A malformed search query or a filter naming nothing, with a sentence saying what."""
+
+    def __init__(self, what: str, message: str) -> None:
+        self.what = what  # e.g. "search query 'lux AND'" or "--feed 'Techwire'"
+        super().__init__(f"{what}: {message}")
 
 
 class DeliveryError(MonitorError):

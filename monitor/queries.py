@@ -7,14 +7,36 @@ extend, never rename). JSON columns come back as lists.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlite_utils.db import Database
 
+from monitor.errors import QueryError
+from monitor.schedule import parse_duration
+from monitor.search import compile_query, display_text
 from monitor.timeutil import iso
 
 _FEED_NAME = "coalesce(f.name, f.title, f.url)"
+
+
+def parse_moment(text: str, now: datetime) -> datetime:
+    """A point in time from ``--since``/``--until``: a date (2025-09-19, midnight UTC), an ISO
+    8601 time, or a duration back from ``now`` (7d, 24h). Raises ValueError for the user."""
+    try:
+        return now - timedelta(seconds=parse_duration(text))
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is neither a date (2025-09-19), a time (2025-09-19T08:00:00Z) "
+            "nor a duration back from now (24h, 7d)"
+        ) from None
+    return moment.replace(tzinfo=moment.tzinfo or UTC).astimezone(UTC)
 
 
 def _decode(row: dict[str, Any], *json_columns: str) -> dict[str, Any]:
@@ -30,48 +52,130 @@ def _rows(db: Database, sql: str, params: dict[str, Any]) -> list[dict[str, Any]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+# Relevance is ranked among the newest RANK_WINDOW matches (those that pass the filters). FTS5
+# scores every match of a query, so ranking all of them would make a common word cost time in
+# proportion to the archive; the window keeps it flat (bench/bench_search.py measures both).
+RANK_WINDOW = 10_000
+SORTS = ("relevance", "date")
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    rows: list[dict[str, Any]]  # the documented search fields, best first
+    window: int | None  # set when more matches exist than were ranked: how many were
+
+
 def search(
     db: Database,
     query: str,
     *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    feed: str | None = None,
+    entity: str | None = None,
+    matched: bool = False,
+    story_id: int | None = None,
     limit: int = 50,
     offset: int = 0,
-    story_id: int | None = None,
-    matched: bool = False,
-) -> list[dict[str, Any]]:
-    """Full-text search over title, summary and content, best match first.
+    sort: str = "relevance",
+    window: int = RANK_WINDOW,
+) -> SearchResults:
+    """Full-text search over title, summary and content (query syntax: ``monitor.search``).
 
-    ``query`` is taken as words to find (quoted for FTS5), not as FTS syntax, so punctuation in
-    a company name cannot break the query.
+    Ranked by bm25 (titles weigh most) or, with ``sort="date"``, newest first. Raises
+    QueryError for a malformed query or an unknown feed.
     """
-    terms = " ".join(_quote_term(t) for t in query.split())
-    if not terms:
-        return []
-    where = ["articles_fts match :terms"]
-    if story_id is not None:
-        where.append("a.story_id = :story_id")
+    if sort not in SORTS:
+        raise ValueError(f"sort must be one of {SORTS}")
+    params: dict[str, Any] = {
+        "match": compile_query(query),
+        "since": iso(since),
+        "until": iso(until),
+        "entity": entity,
+        "story_id": story_id,
+        "limit": limit,
+        "offset": offset,
+        "window": max(window, offset + limit),
+    }
+    where = ["fts.article_search_fts match :match"]
+    if since is not None:
+        where.append(f"{_WHEN} >= :since")
+    if until is not None:
+        where.append(f"{_WHEN} < :until")
+    if feed is not None:
+        feed_ids = ", ".join(str(i) for i in _feed_ids(db, feed))
+        where.append(
+            "exists (select 1 from sightings si "
+            f"where si.article_id = a.id and si.feed_id in ({feed_ids}))"
+        )
+    if entity is not None:
+        where.append(
+            "exists (select 1 from json_each(a.entities) e where e.value = :entity collate nocase)"
+        )
     if matched:
         where.append("a.alert_worthy = 1")
-    sql = f"""
-        select a.id, a.title, a.url, a.published, {_FEED_NAME} as feed, a.story_id,
-               a.entities, a.alert_worthy, a.score,
-               snippet(articles_fts, -1, '[', ']', '…', 12) as snippet
-        from articles_fts
-        join articles a on a.rowid = articles_fts.rowid
-        join feeds f on f.id = a.feed_id
-        where {" and ".join(where)}
-        order by bm25(articles_fts), a.id
-        limit :limit offset :offset
-    """
-    rows = _rows(db, sql, {"terms": terms, "story_id": story_id, "limit": limit, "offset": offset})
+    if story_id is not None:
+        where.append("a.story_id = :story_id")
+    matches = (
+        "from article_search_fts fts join articles a on a.id = fts.rowid "
+        f"where {' and '.join(where)}"
+    )
+    try:
+        floor = db.execute(
+            f"select fts.rowid {matches} order by fts.rowid desc limit 1 offset :window - 1",
+            params,
+        ).fetchone()
+        params["floor"] = floor[0] if floor else 0
+        order = "fts.rank" if sort == "relevance" else f"{_WHEN} desc"
+        rows = _rows(
+            db,
+            f"""
+            with hits as (
+                select fts.rowid as id, fts.rank as rank, {_WHEN} as at
+                {matches} and fts.rowid >= :floor
+                order by {order}, fts.rowid desc limit :limit offset :offset
+            )
+            select a.id, a.title, a.url, a.published, {_FEED_NAME} as feed, a.story_id,
+                   a.entities, a.alert_worthy, a.score, hits.rank,
+                   snippet(article_search_fts, -1, '[', ']', '…', 16) as snippet
+            from hits
+            join article_search_fts on article_search_fts.rowid = hits.id
+            join articles a on a.id = hits.id
+            join feeds f on f.id = a.feed_id
+            where article_search_fts match :match
+            order by {"hits.rank" if sort == "relevance" else "hits.at desc"}, hits.id desc
+            """,
+            params,
+        )
+    except sqlite3.OperationalError as e:  # what our own check let through, FTS5 still refuses
+        if "fts5" not in str(e):
+            raise
+        raise QueryError(f"search query {query!r}", str(e)) from e
     for row in rows:
         _decode(row, "entities")
         row["alert_worthy"] = bool(row["alert_worthy"])
-    return rows
+        row["snippet"] = display_text(row["snippet"])
+    return SearchResults(rows, params["window"] if floor else None)
 
 
-def _quote_term(term: str) -> str:
-    return '"' + term.replace('"', '""') + '"'
+_WHEN = "coalesce(a.published, a.first_seen)"
+
+
+def _feed_ids(db: Database, feed: str) -> list[int]:
+    """Feeds named ``feed`` (display name, feed title, URL or id)."""
+    ids = [
+        r[0]
+        for r in db.execute(
+            "select id from feeds where name = :f collate nocase or title = :f collate nocase "
+            "or url = :f or cast(id as text) = :f",
+            {"f": feed},
+        ).fetchall()
+    ]
+    if not ids:
+        raise QueryError(
+            f"--feed {feed!r}", "no feed has this name, title, URL or id (see `monitor feeds`)"
+        )
+    return ids
 
 
 def stories(

@@ -9,6 +9,8 @@ from __future__ import annotations
 import sqlite_utils
 from sqlite_utils import Migrations
 
+from monitor.search import search_text
+
 migrations = Migrations("monitor")
 
 
@@ -144,3 +146,52 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
     db.table("deliveries").create_index(["story_id", "channel"], unique=True)
     db.table("deliveries").create_index(["channel", "status"])
+
+
+def register_functions(db: sqlite_utils.Database) -> None:
+    """SQL functions the schema's triggers call; every connection that writes articles needs
+    them (``Store.open`` registers them before migrating)."""
+    db.conn.create_function("monitor_search_text", 1, search_text, deterministic=True)
+
+
+@migrations()
+def m_issue7_search_index(db: sqlite_utils.Database) -> None:
+    """Replace articles_fts with an index that finds Chinese terms and English stems alike.
+
+    ``article_search_fts`` holds the articles' title, summary and content as ``search_text``
+    spells them (each CJK character its own token; see ``monitor.search``), tokenised by
+    ``porter unicode61``. Triggers keep it in step with ``articles``. Titles weigh most in the
+    ranking, then summaries. articles_fts (plain porter, blind to 立讯 inside 立讯精密 and to
+    "OpenAI" glued to Chinese text) is dropped with its triggers: nothing else read it.
+    """
+    register_functions(db)
+    db.execute(
+        "create virtual table article_search_fts using fts5("
+        "title, summary, content, tokenize = 'porter unicode61')"
+    )
+    db.execute(
+        "insert into article_search_fts (article_search_fts, rank) "
+        "values ('rank', 'bm25(10.0, 3.0, 1.0)')"
+    )
+    columns = "title, summary, content"
+    indexed = ", ".join(f"monitor_search_text(new.{c})" for c in columns.split(", "))
+    db.executescript(
+        f"""
+        create trigger article_search_ai after insert on articles begin
+          insert into article_search_fts (rowid, {columns}) values (new.id, {indexed});
+        end;
+        create trigger article_search_ad after delete on articles begin
+          delete from article_search_fts where rowid = old.id;
+        end;
+        create trigger article_search_au after update of {columns} on articles begin
+          delete from article_search_fts where rowid = old.id;
+          insert into article_search_fts (rowid, {columns}) values (new.id, {indexed});
+        end;
+        """
+    )
+    db.execute(
+        f"insert into article_search_fts (rowid, {columns}) "
+        f"select id, {indexed.replace('new.', '')} from articles"
+    )
+    if db.table("articles_fts").exists():
+        db.table("articles").disable_fts()

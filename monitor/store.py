@@ -33,7 +33,7 @@ from monitor.records import (
     Match,
     StoryCandidate,
 )
-from monitor.schema import migrations
+from monitor.schema import migrations, register_functions
 from monitor.timeutil import from_iso, iso
 
 BUSY_TIMEOUT_MS = 10_000
@@ -69,6 +69,7 @@ class Store:
             with db.ensure_autocommit_on():
                 db.execute("PRAGMA journal_mode = wal")
             db.execute("PRAGMA foreign_keys = ON")
+            register_functions(db)
             migrations.apply(db)
         except (sqlite3.Error, OSError) as e:
             raise StorageError(str(path), f"cannot open database: {e}") from e

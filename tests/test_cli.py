@@ -84,7 +84,7 @@ def test_search_within_a_story_and_punctuation_in_queries(demo_dir: tuple[Path, 
         ).output
     )
     assert rows and {r["story_id"] for r in rows} == {device["id"]}
-    odd = monitor("--db", db, "search", 'AT&T "quoted" (x) OR -', "--format", "json")
+    odd = monitor("--db", db, "search", 'AT&T "quoted" (x OR y)', "--format", "json")
     assert odd.exit_code == 0 and json.loads(odd.output) == []
 
 

@@ -301,28 +301,14 @@ def stories(state: State, since: str | None, alerted: bool | None, limit: int, f
 @output_option
 @click.pass_obj
 def feeds(state: State, fmt: str) -> None:
-    """List feeds with their health: last status, last error, failures, next due.
+    """List feeds with their health: disabled and why, failing and since when, moved (301/308),
+    last status and error, next due. JSON adds ETag, Last-Modified, rejected entries and more.
 
     Example: monitor feeds --format json
     """
     with state.store(existing=True) as store:
-        rows = queries.feeds(store.db)
-    click.echo(
-        format_rows(
-            rows,
-            fmt,
-            [
-                "id",
-                "name",
-                "last_status_code",
-                "consecutive_failures",
-                "next_due",
-                "disabled",
-                "article_count",
-                "last_error",
-            ],
-        )
-    )
+        rows = queries.feeds(store.db, utcnow())
+    click.echo(format_rows(rows, fmt, queries.FEED_COLUMNS))
 
 
 @cli.command()
@@ -373,7 +359,9 @@ def check_config(state: State) -> None:
     click.echo(f"  {len(config.feeds)} feeds ({sum(f.enabled for f in config.feeds)} enabled)")
     for f in config.feeds:
         click.echo(
-            f"    - {f.name or f.url} every {f.interval}s{'' if f.enabled else ' (disabled)'}"
+            f"    - {f.name or f.url} "
+            + ("interval auto" if f.auto_interval else f"every {f.interval}s")
+            + ("" if f.enabled else " (disabled)")
         )
     click.echo(f"  watching {len(config.entities)} entities:")
     for name, aliases in config.entities.items():

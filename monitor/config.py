@@ -24,6 +24,7 @@ ENV_VAR = "MONITOR_CONFIG"
 CHANNEL_TYPES = ("webhook", "email", "file")
 SMTP_TLS = ("starttls", "ssl", "none")
 WEBHOOK_FORMATS = ("json",)
+AUTO = "auto"  # a feed's interval chosen by monitor.schedule.adaptive_interval
 
 
 @dataclass(frozen=True)
@@ -74,10 +75,24 @@ KEYS: tuple[Section, ...] = (
             Key(
                 "timeout",
                 "duration",
-                "Give up on a fetch after this long (connect, read and total).",
+                "Total deadline for one fetch, redirects and body included: a server that "
+                "trickles bytes forever is cut off after this long.",
                 default="30s",
             ),
+            Key(
+                "connect_timeout",
+                "duration",
+                "Give up connecting to a server after this long.",
+                default="10s",
+            ),
+            Key(
+                "read_timeout",
+                "duration",
+                "Give up when a server sends nothing for this long.",
+                default="20s",
+            ),
             Key("concurrency", "int", "How many feeds are fetched at once.", default=8),
+            Key("per_host", "int", "How many feeds are fetched at once from one host.", default=2),
             Key(
                 "max_bytes",
                 "int",
@@ -89,6 +104,26 @@ KEYS: tuple[Section, ...] = (
                 "str",
                 "A URL or e-mail address put in the User-Agent so feed owners can reach you.",
             ),
+            Key(
+                "hint_cap",
+                "duration",
+                "A server's Cache-Control max-age or Expires, or a feed's own <ttl>, can "
+                "delay the next poll past the feed's interval by at most this much; they never "
+                "make it sooner.",
+                default="6h",
+            ),
+            Key(
+                "auto_min_interval",
+                "duration",
+                'Shortest interval for feeds with interval = "auto".',
+                default="5m",
+            ),
+            Key(
+                "auto_max_interval",
+                "duration",
+                'Longest interval for feeds with interval = "auto".',
+                default="6h",
+            ),
         ),
     ),
     Section(
@@ -99,8 +134,10 @@ KEYS: tuple[Section, ...] = (
             Key("name", "str", "A display name; defaults to the feed's own title."),
             Key(
                 "interval",
-                "duration",
-                "How often to poll, e.g. 90s, 15m, 1h, 1d; defaults to fetch.interval.",
+                "interval",
+                "How often to poll, e.g. 90s, 15m, 1h, 1d; defaults to fetch.interval. "
+                '"auto" polls more often while the feed publishes often and less when it is '
+                "quiet, between fetch.auto_min_interval and fetch.auto_max_interval.",
             ),
             Key(
                 "enabled",
@@ -266,6 +303,13 @@ def _duration(path: str, value: Any) -> int:
         raise ConfigError(path, str(e)) from None
 
 
+def _interval(path: str, value: Any) -> int | str:
+    """A duration in seconds, or the word "auto"."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return AUTO
+    return _duration(path, value)
+
+
 def _schedule(path: str, value: Any) -> Schedule:
     try:
         return parse_schedule(_str(path, value))
@@ -303,6 +347,7 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "bool": _bool,
     "url": _url,
     "duration": _duration,
+    "interval": _interval,
     "schedule": _schedule,
     "timezone": _timezone,
     "str_list": _str_list,
@@ -332,8 +377,9 @@ def _default(section: str, key: str) -> Any:
 class FeedConfig:
     url: str
     name: str | None  # None: use the feed's own title
-    interval: int  # seconds
+    interval: int  # seconds; for an "auto" feed, the interval it starts from
     enabled: bool = True
+    auto_interval: bool = False  # interval = "auto": adapt to how often the feed publishes
 
 
 @dataclass(frozen=True)
@@ -357,10 +403,16 @@ class ChannelConfig:
 @dataclass(frozen=True)
 class FetchConfig:
     interval: int = _default("fetch", "interval")  # seconds
-    timeout: int = _default("fetch", "timeout")  # seconds
+    timeout: int = _default("fetch", "timeout")  # seconds, total per fetch
+    connect_timeout: int = _default("fetch", "connect_timeout")  # seconds
+    read_timeout: int = _default("fetch", "read_timeout")  # seconds
     concurrency: int = _default("fetch", "concurrency")
+    per_host: int = _default("fetch", "per_host")
     max_bytes: int = _default("fetch", "max_bytes")
     contact: str | None = None
+    hint_cap: int = _default("fetch", "hint_cap")  # seconds
+    auto_min_interval: int = _default("fetch", "auto_min_interval")  # seconds
+    auto_max_interval: int = _default("fetch", "auto_max_interval")  # seconds
 
 
 @dataclass(frozen=True)
@@ -448,6 +500,10 @@ def _parse(data: Mapping[str, Any]) -> Config:
         tables[section.name] = _validate_table(section.name, section, data.get(section.name, {}))
 
     fetch = FetchConfig(**tables["fetch"])
+    if fetch.auto_min_interval > fetch.auto_max_interval:
+        raise ConfigError(
+            "fetch.auto_min_interval", "must not be longer than fetch.auto_max_interval"
+        )
 
     raw_feeds = data.get("feeds", [])
     if not isinstance(raw_feeds, list):
@@ -463,8 +519,9 @@ def _parse(data: Mapping[str, Any]) -> Config:
             FeedConfig(
                 url=clean["url"],
                 name=clean["name"],
-                interval=clean["interval"] or fetch.interval,
+                interval=fetch.interval if clean["interval"] in (None, AUTO) else clean["interval"],
                 enabled=clean["enabled"],
+                auto_interval=clean["interval"] == AUTO,
             )
         )
 

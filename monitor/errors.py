@@ -47,6 +47,10 @@ class ParseError(MonitorError):
         self.reason = message  # without the URL, for the feed's own health record
         super().__init__(f"{url}: {message}")
 
+    def __reduce__(self) -> tuple[type[ParseError], tuple[str, str]]:
+        # Parsing runs in a pool process: the error must cross back whole.
+        return ParseError, (self.url, self.reason)
+
 
 class QueryError(MonitorError):
     """A malformed search query or a filter naming nothing, with a sentence saying what."""

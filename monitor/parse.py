@@ -1,4 +1,4 @@
-"""Parse stage: feed bytes → ParsedFeed of Entry records, via feedparser.
+"""Parse stage: feed bytes → ParsedFeed of Entry records, via feedparser (JSON Feed: jsonfeed).
 
 feedparser never raises on bad input; it sets ``bozo``. We treat bozo as a warning when entries were
 still found (most real-world bozo feeds parse fine), and as a ParseError when nothing came out.
@@ -18,14 +18,18 @@ from typing import Any
 import feedparser
 
 from monitor.errors import ParseError
+from monitor.jsonfeed import looks_like_json_feed, parse_json_feed
 from monitor.records import Entry, ParsedFeed
 
 
 def parse_feed(url: str, body: bytes, headers: Mapping[str, str] | None = None) -> ParsedFeed:
-    """Parse a feed body. ``headers`` are the response headers (any case)."""
+    """Parse a feed body: JSON Feed by content type or sniffing, everything else through
+    feedparser. ``headers`` are the response headers (any case)."""
     # feedparser looks up "content-type" case-sensitively; with other casing it guesses the
     # charset wrong and flags the feed as bozo.
     lowered = {k.lower(): v for k, v in (headers or {}).items()}
+    if looks_like_json_feed(body, lowered.get("content-type")):
+        return parse_json_feed(url, body)
     # Let feedparser see the body only; it must not go and fetch anything itself.
     lowered.pop("content-location", None)
     # A stream, never bytes: given bytes that happen to name a file (a hostile body of
@@ -40,8 +44,6 @@ def parse_feed(url: str, body: bytes, headers: Mapping[str, str] | None = None) 
     bozo = result.get("bozo_exception") if result.get("bozo") else None
     if not entries and not result.get("version"):
         # Neither entries nor a recognised feed format: an error page, an empty body, XHTML.
-        if body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
-            raise ParseError(url, "looks like a JSON Feed, which monitor does not read yet")
         reason = _describe(bozo) if bozo is not None else "no feed format recognised"
         raise ParseError(url, f"not a feed: {reason}")
     feed_info = result.get("feed", {})
@@ -49,7 +51,16 @@ def parse_feed(url: str, body: bytes, headers: Mapping[str, str] | None = None) 
         title=_text(feed_info.get("title")),
         entries=entries,
         warning=_describe(bozo) if bozo is not None else None,
+        ttl=_ttl(feed_info.get("ttl")),
     )
+
+
+def _ttl(value: Any) -> int | None:
+    """RSS <ttl> is in minutes; anything but a positive whole number is ignored."""
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        minutes = int(value.strip()[:9])
+        return minutes * 60 if minutes > 0 else None
+    return None
 
 
 def _describe(exc: Any) -> str:

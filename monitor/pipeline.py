@@ -1,6 +1,6 @@
 """The pipeline, written down once:
 
-    store.due_feeds ─► fetch.fetch_each ─► parse.parse_feed ─► normalise.normalise
+    store.due_feeds ─► fetch.fetch_each ─► parse.parse_feed ─► normalise.normalise (pool process)
         ─► dedupe (store: feed+guid, canonical link, content hash)
         ─► match.match_article ─► cluster.assign_story ─► store (article, story, outbox)
 
@@ -18,12 +18,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 import httpx
 
-from monitor import fetch
+from monitor import fetch, parsepool
 from monitor.cluster import assign_story
 from monitor.config import Config
 from monitor.entities import Watchlist
@@ -37,11 +42,13 @@ from monitor.records import (
     DueFeed,
     FeedOutcome,
     FetchResult,
+    ParsedFeed,
 )
-from monitor.schedule import next_poll
+from monitor.schedule import adaptive_interval, freshness_hint, next_poll
 from monitor.store import Store
 
 log = logging.getLogger("monitor.pipeline")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -61,18 +68,48 @@ class Context:
 async def poll(
     ctx: Context, now: datetime, *, force: bool = False, client: httpx.AsyncClient | None = None
 ) -> tuple[CycleSummary, list[FeedOutcome]]:
-    """Poll the feeds that are due (all enabled ones with ``force``) and store what is new."""
+    """Poll the feeds that are due (all enabled ones with ``force``) and store what is new.
+
+    Three kinds of work overlap: fetches on the event loop, parsing in the process pool
+    (``monitor.parsepool``), and storing in one store thread (the SQLite connection is used by
+    one thread at a time). No exception escapes for one feed's sake.
+    """
     ctx.store.sync_feeds(ctx.config.feeds, now)
     due = ctx.store.due_feeds(now, force=force)
     own_client = client is None
     client = client or fetch.make_client(ctx.config.fetch)
-    outcomes = []
+    store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-store")
+    loop = asyncio.get_running_loop()
+
+    def on_store(function: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        return loop.run_in_executor(store_thread, function, *args)
+
+    # Bounds the feeds between fetched and stored: enough to keep every parser busy.
+    gate = asyncio.Semaphore(2 * parsepool.workers() + 2)
+    outcomes: list[FeedOutcome] = []
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def handle(feed: DueFeed, result: FetchResult) -> None:
+        try:
+            outcomes.append(await process(ctx, feed, result, now, on_store))
+        except Exception as e:  # the store itself failed (disk full): log it, go on
+            log.exception("feed status=error url=%s cannot record outcome", feed.url)
+            outcomes.append(FeedOutcome(feed.url, "error", error=f"{type(e).__name__}: {e}"))
+        finally:
+            gate.release()
+
     try:
         async for feed, result in fetch.fetch_each(client, due, ctx.config.fetch, now):
-            # Parsing and storing run in a worker thread, one feed at a time, so the event loop
-            # keeps the other fetches moving while a large feed is parsed.
-            outcomes.append(await asyncio.to_thread(process_isolated, ctx, feed, result, now))
+            await gate.acquire()
+            task = asyncio.create_task(handle(feed, result))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        await asyncio.gather(*tasks)
     finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        store_thread.shutdown(wait=True)
         if own_client:
             await client.aclose()
     summary = CycleSummary(
@@ -90,69 +127,160 @@ async def poll(
     return summary, outcomes
 
 
-def process_isolated(
-    ctx: Context, feed: DueFeed, result: FetchResult, now: datetime
+OnStore = Callable[..., "asyncio.Future[Any]"]
+
+
+async def process(
+    ctx: Context, feed: DueFeed, result: FetchResult, now: datetime, on_store: OnStore
 ) -> FeedOutcome:
-    """process_result, with a bug on one feed's data recorded on that feed instead of ending the
-    cycle for every feed. Loud all the same: logged with its traceback."""
+    """Record one fetch on its feed and store what it brought. A bug on one feed's data is
+    recorded on that feed instead of ending the cycle for every feed; loud all the same."""
     try:
-        return process_result(ctx, feed, result, now)
+        return await _process(ctx, feed, result, now, on_store)
     except Exception as e:
         log.exception("feed status=error url=%s internal error", feed.url)
-        return _failed(ctx, feed, f"internal error: {type(e).__name__}: {e}", None, now)
+        outcome: FeedOutcome = await on_store(
+            _failed, ctx, feed, f"internal error: {type(e).__name__}: {e}", None, now
+        )
+        return outcome
 
 
-def process_result(ctx: Context, feed: DueFeed, result: FetchResult, now: datetime) -> FeedOutcome:
-    """Record one fetch on its feed and store what it brought."""
-    store = ctx.store
+async def _process(
+    ctx: Context, feed: DueFeed, result: FetchResult, now: datetime, on_store: OnStore
+) -> FeedOutcome:
+    outcome: FeedOutcome
     if result.error is not None:
-        return _failed(
+        outcome = await on_store(
+            _failed,
             ctx,
             feed,
             result.error,
             result.status_code,
             now,
-            retry_after=result.retry_after,
-            disable=not result.temporary,
+            result.retry_after,
+            not result.temporary,
         )
+        return outcome
+    body = result.body
     if result.not_modified or (
-        result.body is not None and store.body_unchanged(feed.id, result.body)
+        body is not None and await on_store(ctx.store.body_unchanged, feed.id, body)
     ):
-        store.record_success(feed, result, now, next_poll(now, feed.interval, rng=ctx.rng))
-        log.info("feed status=not_modified url=%s", feed.url)
-        return FeedOutcome(feed.url, "not_modified")
-    assert result.body is not None
+        outcome = await on_store(_unchanged, ctx, feed, result, now)
+        return outcome
+    assert body is not None
     try:
-        parsed = parse_feed(feed.url, result.body, result.headers)
+        parsed, articles = await parsepool.run(read_feed, feed.url, body, result.headers)
     except ParseError as e:
-        return _failed(ctx, feed, e.reason, result.status_code, now)
+        outcome = await on_store(_failed, ctx, feed, e.reason, result.status_code, now)
+        return outcome
+    except BrokenProcessPool:
+        outcome = await on_store(
+            _failed, ctx, feed, "the parser process died on this body", result.status_code, now
+        )
+        return outcome
+    outcome = await on_store(store_feed, ctx, feed, result, parsed, articles, now)
+    return outcome
 
+
+def read_feed(url: str, body: bytes, headers: dict[str, str]) -> tuple[ParsedFeed, list[Article]]:
+    """Parse and normalise one body: the CPU-heavy part, run in a pool process. The entries come
+    back as articles only (the parsed feed without them), to pickle each entry once."""
+    parsed = parse_feed(url, body, headers)
+    return replace(parsed, entries=()), [normalise(entry, url) for entry in parsed.entries]
+
+
+def store_feed(
+    ctx: Context,
+    feed: DueFeed,
+    result: FetchResult,
+    parsed: ParsedFeed,
+    articles: list[Article],
+    now: datetime,
+) -> FeedOutcome:
+    """Store a parsed body's articles and record the success, in one transaction. An entry whose
+    id the body already carried is rejected with that reason, and counted."""
+    store = ctx.store
     new_articles = new_stories = alerts = 0
+    copies = Counter(article.guid for article in articles)
     with store.transaction():
-        for entry in parsed.entries:
-            article = normalise(entry, feed.url)
+        for guid, count in copies.items():
+            if count > 1:
+                store.reject_entries(
+                    feed.id, guid, count - 1, "another entry in the feed has the same id", now
+                )
+        seen: set[str] = set()
+        for article in articles:
+            if article.guid in seen:
+                continue
+            seen.add(article.guid)
             added, story_created, queued = ingest(ctx, feed, article, now)
             new_articles += added
             new_stories += story_created
             alerts += queued
+        next_due, interval = _schedule(ctx, feed, now, result.headers, parsed.ttl)
         store.record_success(
             feed,
             result,
             now,
-            next_poll(now, feed.interval, rng=ctx.rng),
+            next_due,
             title=parsed.title,
             warning=parsed.warning,
+            ttl=parsed.ttl,
+            poll_interval=interval,
         )
     if parsed.warning:
         log.warning("feed warning url=%s warning=%r", feed.url, parsed.warning)
+    _log_move(feed, result)
     log.info(
         "feed status=ok url=%s entries=%d new_articles=%d new_stories=%d",
         feed.url,
-        len(parsed.entries),
+        len(articles),
         new_articles,
         new_stories,
     )
     return FeedOutcome(feed.url, "ok", new_articles, new_stories, alerts)
+
+
+def _unchanged(ctx: Context, feed: DueFeed, result: FetchResult, now: datetime) -> FeedOutcome:
+    """A 304, or a body identical to the last one: nothing to parse."""
+    next_due, interval = _schedule(ctx, feed, now, result.headers, feed.ttl)
+    ctx.store.record_success(feed, result, now, next_due, poll_interval=interval)
+    _log_move(feed, result)
+    log.info("feed status=not_modified url=%s", feed.url)
+    return FeedOutcome(feed.url, "not_modified")
+
+
+def _log_move(feed: DueFeed, result: FetchResult) -> None:
+    if result.permanent_url and result.permanent_url != feed.url:
+        log.warning(
+            "feed moved url=%s new_url=%s (permanent redirect; update the config to match)",
+            feed.url,
+            result.permanent_url,
+        )
+
+
+def _schedule(
+    ctx: Context, feed: DueFeed, now: datetime, headers: dict[str, str], ttl: int | None
+) -> tuple[datetime, int]:
+    """When a feed that was just fetched successfully is next due, and the interval that makes."""
+    config = ctx.config.fetch
+    interval = feed.interval
+    if feed.auto_interval:
+        interval = adaptive_interval(
+            ctx.store.recent_entry_times(feed.id),
+            now,
+            config.auto_min_interval,
+            config.auto_max_interval,
+            feed.interval,
+        )
+    due = next_poll(
+        now,
+        interval,
+        hint=freshness_hint(headers, ttl, now),
+        hint_cap=timedelta(seconds=config.hint_cap),
+        rng=ctx.rng,
+    )
+    return due, round((due - now).total_seconds())
 
 
 def _failed(
@@ -161,7 +289,6 @@ def _failed(
     error: str,
     status: int | None,
     now: datetime,
-    *,
     retry_after: datetime | None = None,
     disable: bool = False,
 ) -> FeedOutcome:
@@ -172,7 +299,15 @@ def _failed(
         retry_after=retry_after,
         rng=ctx.rng,
     )
-    ctx.store.record_failure(feed, now, error, status, due, disable=disable)
+    ctx.store.record_failure(
+        feed,
+        now,
+        error,
+        status,
+        due,
+        disable=disable,
+        poll_interval=round((due - now).total_seconds()),
+    )
     log.warning(
         "feed status=error url=%s error=%r next_due=%s%s",
         feed.url,

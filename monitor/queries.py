@@ -17,7 +17,7 @@ from sqlite_utils.db import Database
 from monitor.errors import QueryError
 from monitor.schedule import parse_duration
 from monitor.search import compile_query, display_text
-from monitor.timeutil import iso
+from monitor.timeutil import from_iso, iso
 
 _FEED_NAME = "coalesce(f.name, f.title, f.url)"
 
@@ -202,16 +202,61 @@ def stories(
     return rows
 
 
-def feeds(db: Database) -> list[dict[str, Any]]:
+# What `monitor feeds` shows as a table; json, ndjson and csv carry every field of feeds().
+FEED_COLUMNS = (
+    "id",
+    "name",
+    "health",
+    "last_status_code",
+    "consecutive_failures",
+    "last_success",
+    "next_due",
+    "article_count",
+    "last_error",
+)
+
+
+def feeds(db: Database, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Every feed with its health, oldest first. ``now`` dates the ``health`` summary."""
     sql = f"""
         select f.id, f.url, {_FEED_NAME} as name, f.origin, f.interval,
+               case when f.auto_interval then 1 else 0 end as auto_interval, f.poll_interval,
                f.last_attempt, f.last_success, f.last_status_code, f.last_error, f.last_warning,
                f.consecutive_failures, f.next_due, f.held_until,
                case when f.enabled then 0 else 1 end as disabled, f.disabled_reason,
-               (select count(*) from sightings si where si.feed_id = f.id) as article_count
+               f.moved_to, f.moved_at, f.etag, f.last_modified, f.ttl, f.created,
+               (select count(*) from sightings si where si.feed_id = f.id) as article_count,
+               (select coalesce(sum(r.copies), 0) from rejected_entries r
+                 where r.feed_id = f.id) as rejected_count
         from feeds f order by f.id
     """
     rows = _rows(db, sql, {})
     for row in rows:
         row["disabled"] = bool(row["disabled"])
+        row["auto_interval"] = bool(row["auto_interval"])
+        row["health"] = feed_health(row, now or datetime.now(UTC))
+        del row["created"]
     return rows
+
+
+def feed_health(row: dict[str, Any], now: datetime) -> str:
+    """One phrase for a feed's state, worst news first: disabled, failing (and for how long),
+    moved, ok or not polled yet."""
+    if row["disabled"]:
+        return f"disabled: {row['disabled_reason'] or 'no reason recorded'}"
+    if row["consecutive_failures"]:
+        since = from_iso(row["last_success"] or row["created"])
+        span = f" for {_span(now - since)}" if since else ""
+        return f"failing{span} ({row['consecutive_failures']} attempts)"
+    if row["moved_to"]:
+        return f"ok, moved to {row['moved_to']}"
+    return "ok" if row["last_success"] else "not polled yet"
+
+
+def _span(delta: timedelta) -> str:
+    seconds = max(int(delta.total_seconds()), 0)
+    days, seconds = divmod(seconds, 86400)
+    hours, seconds = divmod(seconds, 3600)
+    if days:
+        return f"{days}d {hours}h"
+    return f"{hours}h {seconds // 60}m" if hours else f"{seconds // 60}m"

@@ -21,6 +21,8 @@ class DueFeed:
     etag: str | None  # from the last 200 response, sent back as If-None-Match
     last_modified: str | None  # likewise, sent back as If-Modified-Since
     consecutive_failures: int
+    auto_interval: bool = False  # interval = "auto": ``interval`` is only where it starts
+    ttl: int | None = None  # the feed's own <ttl> from its last parsed body, in seconds
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,9 @@ class FetchResult:
     error: str | None = None  # why the fetch failed, for the feed's health record
     temporary: bool = True  # whether retrying later may help
     retry_after: datetime | None = None  # from Retry-After on 429/503
+    # Where the feed moved: the last target of an unbroken chain of 301/308 redirects from
+    # ``url``; None when there was no redirect or a temporary one (302/303/307) came first.
+    permanent_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,7 @@ class ParsedFeed:
     title: str | None
     entries: tuple[Entry, ...]
     warning: str | None  # feedparser's bozo exception when entries were still found
+    ttl: int | None = None  # the feed's own <ttl> (RSS: minutes), in seconds; None when absent
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,10 @@ Pure functions of their inputs and ``now``. The daemon drives them; ``run --once
 
 from __future__ import annotations
 
+import email.utils
 import random
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -115,16 +117,21 @@ def next_poll(
     *,
     consecutive_failures: int = 0,
     retry_after: datetime | None = None,
+    hint: timedelta | None = None,
+    hint_cap: timedelta = timedelta(hours=6),
     rng: random.Random | None = None,
 ) -> datetime:
     """When a feed should next be polled.
 
     On success: ``now + interval`` with up to 10 % jitter so feeds added together spread out.
     After failures: exponential backoff from the interval, capped at BACKOFF_CAP.
-    A server's Retry-After is a floor, never a reason to poll sooner.
+    A server's Retry-After is a floor, never a reason to poll sooner; so is ``hint`` (the
+    server's or the feed's own idea of how long its content stays fresh), at most ``hint_cap``.
     """
     rng = rng or random.Random()
     base = timedelta(seconds=interval)
+    if hint is not None:
+        base = max(base, min(hint, hint_cap))
     if consecutive_failures:
         # Integer seconds: 2**n of a timedelta overflows after a month of daily failures.
         backoff = interval * 2 ** min(consecutive_failures - 1, 64)
@@ -133,3 +140,71 @@ def next_poll(
     if retry_after is not None and retry_after > due:
         due = retry_after
     return due
+
+
+def freshness_hint(headers: Mapping[str, str], ttl: int | None, now: datetime) -> timedelta | None:
+    """How long the server (Cache-Control max-age less Age, else Expires) or the feed itself
+    (``<ttl>``, in seconds) says its content stays fresh: the longest of them, or None.
+
+    ``headers`` have lower-case names. ``no-cache``/``no-store`` and expiry dates in the past
+    give no hint rather than an error: a hint can only ever delay a poll.
+    """
+    hints: list[timedelta] = []
+    if ttl is not None and ttl > 0:
+        hints.append(timedelta(seconds=ttl))
+    directives = _cache_directives(headers.get("cache-control", ""))
+    if "no-cache" in directives or "no-store" in directives:
+        return max(hints, default=None)
+    max_age = _seconds(directives.get("max-age"))
+    if max_age is not None:
+        hints.append(timedelta(seconds=max_age - (_seconds(headers.get("age")) or 0)))
+    elif headers.get("expires"):
+        expires = _http_date(headers["expires"])
+        date = _http_date(headers.get("date", "")) or now
+        if expires is not None:
+            hints.append(expires - date)
+    positive = [h for h in hints if h > timedelta(0)]
+    return max(positive, default=None)
+
+
+def _cache_directives(value: str) -> dict[str, str | None]:
+    directives: dict[str, str | None] = {}
+    for part in value.split(","):
+        name, _, arg = part.strip().partition("=")
+        if name:
+            directives[name.lower()] = arg.strip().strip('"') or None
+    return directives
+
+
+def _seconds(value: str | None) -> int | None:
+    if value is None or not value.strip().isascii() or not value.strip().isdigit():
+        return None
+    return min(int(value.strip()[:12]), 10**9)
+
+
+def _http_date(value: str) -> datetime | None:
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def adaptive_interval(
+    entry_times: Sequence[datetime], now: datetime, lowest: int, highest: int, default: int
+) -> int:
+    """The polling interval for a feed with ``interval = "auto"``, in seconds.
+
+    ``entry_times`` are when its most recent entries appeared (published, but never later than
+    first seen). Poll about twice per average gap between them, so a new entry waits half a gap
+    on average; and when the feed has gone quiet for longer, back off to a quarter of the
+    silence. Kept within ``lowest``..``highest``; ``default`` until two entries are known.
+    """
+    times = sorted(min(t, now) for t in entry_times)
+    if len(times) < 2 or times[0] == times[-1]:  # no spread to learn from (no dates given)
+        seconds = float(default)
+    else:
+        mean_gap = (times[-1] - times[0]).total_seconds() / (len(times) - 1)
+        silence = (now - times[-1]).total_seconds()
+        seconds = max(mean_gap / 2, silence / 4)
+    return int(min(max(seconds, lowest), highest))

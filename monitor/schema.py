@@ -195,3 +195,22 @@ def m_issue7_search_index(db: sqlite_utils.Database) -> None:
     )
     if db.table("articles_fts").exists():
         db.table("articles").disable_fts()
+
+
+@migrations()
+def m_issue3_feed_health(db: sqlite_utils.Database) -> None:
+    """Feed health for polite fetching: where a feed moved (301/308), how it is scheduled
+    (interval = "auto", the interval last used, the feed's own <ttl>), and the entries it carried
+    that were not stored, each with the reason."""
+    feeds = db.table("feeds")
+    feeds.add_column("moved_to", str)  # the feed's new URL after a permanent redirect
+    feeds.add_column("moved_at", str)
+    feeds.add_column("auto_interval", int, not_null_default=0)
+    feeds.add_column("poll_interval", int)  # seconds from the last poll to the next, with jitter
+    feeds.add_column("ttl", int)  # the feed's own <ttl>, in seconds
+    db.table("rejected_entries").create(
+        # copies: how many entries with this id one body carried beyond the one stored
+        {"feed_id": int, "guid": str, "reason": str, "copies": int, "first_seen": str},
+        pk=("feed_id", "guid"),
+        foreign_keys=[("feed_id", "feeds", "id")],
+    )

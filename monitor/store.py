@@ -100,6 +100,7 @@ class Store:
                 values: dict[str, Any] = {
                     "name": feed.name,
                     "interval": feed.interval,
+                    "auto_interval": int(feed.auto_interval),
                     "origin": "config",
                 }
                 if row is None or row["disabled_reason"] in _CONFIG_REASONS:
@@ -133,15 +134,40 @@ class Store:
         return [
             DueFeed(
                 r["id"],
-                r["url"],
+                r["moved_to"] or r["url"],  # a feed that moved (301/308) is fetched where it went
                 r["name"] or r["title"],
                 r["interval"],
                 r["etag"],
                 r["last_modified"],
                 r["consecutive_failures"],
+                auto_interval=bool(r["auto_interval"]),
+                ttl=r["ttl"],
             )
             for r in self.db.table("feeds").rows_where(where, {"now": iso(now)}, order_by="id")
         ]
+
+    def recent_entry_times(self, feed_id: int, limit: int = 10) -> list[datetime]:
+        """When the feed's latest entries appeared: published, but never later than first seen
+        (a feed's future dates are not believed), newest first."""
+        rows = self.db.execute(
+            "select min(coalesce(a.published, si.first_seen), si.first_seen) as t "
+            "from sightings si join articles a on a.id = si.article_id "
+            "where si.feed_id = ? order by t desc limit ?",
+            [feed_id, limit],
+        ).fetchall()
+        return [when for (text,) in rows if (when := from_iso(text)) is not None]
+
+    def reject_entries(
+        self, feed_id: int, guid: str, copies: int, reason: str, now: datetime
+    ) -> None:
+        """Record ``copies`` entries with one id that a body carried and that were not stored.
+        Seeing the same body again records nothing new."""
+        self.db.execute(
+            "insert into rejected_entries (feed_id, guid, reason, copies, first_seen) "
+            "values (?, ?, ?, ?, ?) on conflict (feed_id, guid) "
+            "do update set copies = max(copies, excluded.copies)",
+            [feed_id, guid, reason, copies, iso(now)],
+        )
 
     def body_unchanged(self, feed_id: int, body: bytes) -> bool:
         stored: str | None = self.db.table("feeds").get(feed_id)["body_hash"]
@@ -156,22 +182,31 @@ class Store:
         *,
         title: str | None = None,
         warning: str | None = None,
+        ttl: int | None = None,
+        poll_interval: int | None = None,
     ) -> None:
+        """Record a successful fetch. ``title``, ``warning`` and ``ttl`` come from a parsed body
+        (none when it was not modified). A permanent redirect moves the feed only here, once its
+        new address served a feed: a 301 to a parked domain's HTML page moves nothing."""
         values: dict[str, Any] = {
             "last_attempt": iso(now),
             "last_success": iso(now),
             "last_status_code": result.status_code,
             "last_error": None,
-            "last_warning": warning,
             "consecutive_failures": 0,
             "next_due": iso(next_due),
             "held_until": None,
+            "poll_interval": poll_interval,
         }
         if not result.not_modified:
             values["etag"] = result.headers.get("etag")
             values["last_modified"] = result.headers.get("last-modified")
+            values["last_warning"] = warning
+            values["ttl"] = ttl
             if result.body is not None:
                 values["body_hash"] = _body_hash(result.body)
+        if result.permanent_url and result.permanent_url != feed.url:
+            values.update(moved_to=result.permanent_url, moved_at=iso(now))
         if title:
             values["title"] = title
         self.db.table("feeds").update(feed.id, values)
@@ -185,6 +220,7 @@ class Store:
         next_due: datetime,
         *,
         disable: bool,
+        poll_interval: int | None = None,
     ) -> None:
         values: dict[str, Any] = {
             "last_attempt": iso(now),
@@ -193,6 +229,7 @@ class Store:
             "consecutive_failures": feed.consecutive_failures + 1,
             "next_due": iso(next_due),
             "held_until": iso(next_due),
+            "poll_interval": poll_interval,
         }
         if disable:
             values.update(enabled=0, disabled_reason=error)

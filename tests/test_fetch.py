@@ -386,7 +386,7 @@ def test_redirect_loop_gives_error_result() -> None:
 
     result = fetch(handler)
 
-    assert (result.status_code, result.body, result.error) == (None, None, "more than 5 redirects")
+    assert (result.status_code, result.body, result.error) == (302, None, "more than 5 redirects")
 
 
 # --- fetch_each
@@ -419,7 +419,7 @@ def test_fetch_each_yields_every_feed_once_as_it_completes_within_concurrency() 
         in_flight -= 1
         return httpx.Response(200, content=request.url.path.encode())
 
-    results = _collect(handler, feeds, FetchConfig(concurrency=concurrency))
+    results = _collect(handler, feeds, FetchConfig(concurrency=concurrency, per_host=concurrency))
 
     assert sorted((feed.id, result.body) for feed, result in results) == [
         (feed.id, f"/{feed.id}".encode()) for feed in feeds

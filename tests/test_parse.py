@@ -371,10 +371,36 @@ def test_external_entities_are_not_resolved(tmp_path: Path) -> None:
     assert not any("SECRET-MARKER-42" in t for t in texts)
 
 
-def test_json_feed_is_refused_with_a_message_that_says_so() -> None:
+def test_json_feed_is_recognised_by_content_type_despite_a_bom_and_blanks() -> None:
     body = (
-        b'\xef\xbb\xbf {"version": "https://jsonfeed.org/version/1.1", "title": "x", "items": []}'
+        b'\xef\xbb\xbf {"version": "https://jsonfeed.org/version/1.1", "title": "x", '
+        b'"items": [{"id": "1", "title": "One", "url": "https://e.example/1"}]}'
     )
 
-    with pytest.raises(ParseError, match="JSON Feed, which monitor does not read yet"):
-        parse_feed("https://example.com/feed.json", body, {"Content-Type": "application/feed+json"})
+    parsed = parse_feed(
+        "https://example.com/feed.json", body, {"Content-Type": "application/feed+json"}
+    )
+
+    assert parsed.title == "x"
+    assert [(e.guid, e.title, e.link) for e in parsed.entries] == [
+        ("1", "One", "https://e.example/1")
+    ]
+
+
+def test_rss_ttl_is_read_in_seconds() -> None:
+    body = (
+        b"<rss version='2.0'><channel><title>t</title><ttl>90</ttl>"
+        b"<item><title>a</title><guid>a</guid></item></channel></rss>"
+    )
+
+    assert parse_feed("https://e.example/rss", body).ttl == 90 * 60
+
+
+@pytest.mark.parametrize("ttl", ["", "0", "-5", "soon", "1.5", "\u0663"])
+def test_unusable_ttl_is_ignored(ttl: str) -> None:
+    body = (
+        f"<rss version='2.0'><channel><title>t</title><ttl>{ttl}</ttl>"
+        "<item><title>a</title><guid>a</guid></item></channel></rss>"
+    ).encode()
+
+    assert parse_feed("https://e.example/rss", body).ttl is None

@@ -1,0 +1,58 @@
+"""Where CPU-heavy parsing runs: a process pool sized to the cores, shared by every poll cycle.
+
+feedparser holds the GIL for the whole of a large feed (a second or more for some real ones), so
+parsing on the event loop, or in a thread, would stall every fetch in flight. The pool is made on
+first use and lives as long as the process; a worker that dies (killed, out of memory) breaks
+the pool, which is then replaced so the next feed still gets parsed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
+
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+
+
+def workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
+def _get() -> ProcessPoolExecutor:
+    global _pool
+    with _lock:
+        if _pool is None:
+            # forkserver, not fork: the daemon and the tests run threads, and forking a process
+            # with threads can copy a held lock into the child.
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["monitor.parse", "monitor.normalise"])
+            _pool = ProcessPoolExecutor(max_workers=workers(), mp_context=context)
+        return _pool
+
+
+def _discard(broken: ProcessPoolExecutor) -> None:
+    global _pool
+    with _lock:
+        if _pool is broken:
+            _pool = None
+    broken.shutdown(wait=False, cancel_futures=True)
+
+
+async def run(function: Callable[..., T], *args: object) -> T:
+    """``function(*args)`` in a pool process. Raises BrokenProcessPool if the worker died; the
+    next call gets a fresh pool."""
+    pool = _get()
+    try:
+        return await asyncio.get_running_loop().run_in_executor(pool, function, *args)
+    except BrokenProcessPool:
+        _discard(pool)
+        raise

@@ -21,6 +21,7 @@ from monitor.config import Config, load_config, reference, resolve_path
 from monitor.delivery import deliver, preview_digest
 from monitor.digest import render
 from monitor.errors import ConfigError, MonitorError, QueryError, StorageError
+from monitor.notify import redact_url, scrub
 from monitor.output import FORMATS, format_rows
 from monitor.pipeline import Context, poll
 from monitor.schedule import parse_duration
@@ -313,37 +314,109 @@ def feeds(state: State, fmt: str) -> None:
 
 @cli.command()
 @click.option(
-    "--preview",
-    is_flag=True,
-    required=True,
-    help="Render what the next digest would contain, without sending it.",
+    "--preview", is_flag=True, help="Render what the next digest would contain, without sending it."
 )
-@click.option("--channel", help="Channel to preview (default: every channel).")
+@click.option(
+    "--send",
+    is_flag=True,
+    help="Send what is pending now, whatever the schedule, quiet hours or retry backoff.",
+)
+@click.option("--channel", help="Only this channel (default: every channel).")
 @click.option(
     "--as",
     "as_",
     type=click.Choice(["text", "html", "json"]),
     default="text",
     show_default=True,
-    help="Rendering to print.",
+    help="Rendering to print with --preview.",
 )
 @click.pass_obj
-def digest(state: State, preview: bool, channel: str | None, as_: str) -> None:
-    """Show what the next digest would contain.
+def digest(state: State, preview: bool, send: bool, channel: str | None, as_: str) -> None:
+    """Show what the next digest would contain (--preview), or send it now (--send).
+
+    With --send, an earlier digest that is still unsent goes first, with its own id; nothing
+    pending means nothing is sent. Exit status 1 when a channel did not accept its digest.
 
     Example: monitor digest --preview --channel team
     """
+    if preview == send:
+        raise click.UsageError("give one of --preview or --send")
     config = state.config()
     channels = [c for c in config.channels if channel in (None, c.name)]
     if channel and not channels:
         raise click.ClickException(f"no channel named {channel!r} in {config.source}")
+    if send:
+        with state.store() as store:
+            outcomes = deliver(store, config, utcnow(), force=True, channel=channel)
+        for o in outcomes:
+            click.echo(f"{o.channel}: {o.status} {o.digest_id} ({o.stories} stories)")
+            if o.error:
+                click.echo(f"  {o.error}", err=True)
+        if not outcomes:
+            click.echo("nothing pending: nothing sent")
+        if any(o.status != "sent" for o in outcomes):
+            sys.exit(1)
+        return
     with state.store(existing=True) as store:
         for c in channels:
-            rendered = render(preview_digest(store, c, utcnow()))
+            rendered = render(preview_digest(store, c, utcnow()), c.templates)
             if as_ == "json":
                 click.echo(json.dumps(rendered.payload, ensure_ascii=False, indent=2))
             else:
                 click.echo(rendered.html if as_ == "html" else rendered.text)
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--digests", "list_digests", is_flag=True, help="List digests instead of channels.")
+@click.option("--limit", default=50, show_default=True, help="Most digests to list.")
+@output_option
+@click.pass_context
+def deliveries(ctx: click.Context, list_digests: bool, limit: int, fmt: str) -> None:
+    """Delivery status per channel: stories pending, sent and failed, the last error.
+
+    With --digests, one row per digest (newest first) with its id, status and attempts; the
+    id is what `monitor deliveries retry ID` takes.
+
+    Example: monitor deliveries --digests --format json
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    state: State = ctx.obj
+    config = state.config()
+    with state.store(existing=True) as store:
+        if list_digests:
+            rows = queries.digests(store.db, limit=limit)
+            columns = ["id", "channel", "lane", "status", "stories", "attempts", "next_attempt"]
+        else:
+            rows = queries.channel_deliveries(store.db, [c.name for c in config.channels])
+            columns = ["channel", "pending", "sending", "sent", "failed", "last_sent"]
+    for row in rows:  # errors may quote a webhook URL or server reply: no secrets in output
+        channel_config = next((c for c in config.channels if c.name == row["channel"]), None)
+        if row.get("last_error") and channel_config is not None:
+            row["last_error"] = scrub(channel_config, row["last_error"])
+    click.echo(format_rows(rows, fmt, [*columns, "last_error"]))
+
+
+@deliveries.command("retry")
+@click.argument("digest_id", metavar="[ID]", required=False)
+@click.pass_obj
+def deliveries_retry(state: State, digest_id: str | None) -> None:
+    """Re-queue a failed digest (or every failed one), keeping its id.
+
+    Digests waiting out a retry backoff become due at once too. They go out on the next run,
+    or now with `monitor digest --send`.
+
+    Example: monitor deliveries retry 20250919T090000Z-team-3f2a9c1b
+    """
+    with state.store(existing=True) as store:
+        requeued = store.requeue_digests(digest_id)
+    if digest_id and not requeued:
+        raise click.ClickException(
+            f"no failed or pending digest {digest_id!r} (see `monitor deliveries --digests`)"
+        )
+    click.echo(f"re-queued {len(requeued)} digest{'' if len(requeued) == 1 else 's'}")
+    for requeued_id in requeued:
+        click.echo(f"  {requeued_id}")
 
 
 @cli.command("check-config")
@@ -368,8 +441,19 @@ def check_config(state: State) -> None:
         click.echo(f"    - {name}: {', '.join(aliases)}")
     click.echo(f"  {len(config.channels)} channels:")
     for c in config.channels:
-        target = c.url or c.path or ", ".join(c.to)
-        click.echo(f"    - {c.name} ({c.type}) -> {target}, schedule {c.schedule.text}")
+        target = redact_url(c.url) if c.url else c.path or ", ".join(c.to)
+        extras = [f"schedule {c.schedule.text}"]
+        if c.schedule.kind == "cron" or c.quiet_hours:
+            extras.append(f"timezone {c.timezone}")
+        if c.quiet_hours:
+            extras.append(f"quiet {c.quiet_hours.text}")
+        if c.min_score is not None:
+            extras.append(f"score >= {c.min_score:g} at once")
+        if c.max_immediate_per_hour:
+            extras.append(f"at most {c.max_immediate_per_hour} immediate per hour")
+        if c.type == "webhook":
+            extras.append(f"format {c.format}" + (", signed" if c.secret or c.secret_env else ""))
+        click.echo(f"    - {c.name} ({c.type}) -> {target}, {', '.join(extras)}")
 
 
 @cli.command("config-keys")

@@ -17,13 +17,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.errors import ConfigError
+from monitor.outbox import QuietHours, parse_quiet_hours
 from monitor.schedule import Schedule, parse_duration, parse_schedule, parse_timezone
 
 DEFAULT_PATH = Path("config/monitor.toml")
 ENV_VAR = "MONITOR_CONFIG"
 CHANNEL_TYPES = ("webhook", "email", "file")
 SMTP_TLS = ("starttls", "ssl", "none")
-WEBHOOK_FORMATS = ("json",)
+WEBHOOK_FORMATS = ("json", "slack", "discord")
 AUTO = "auto"  # a feed's interval chosen by monitor.schedule.adaptive_interval
 
 
@@ -191,14 +192,56 @@ KEYS: tuple[Section, ...] = (
                 '"immediate", "every 1h", or a cron line "0 8 * * *".',
                 default="immediate",
             ),
-            Key("timezone", "timezone", "Time zone for cron schedules (IANA name).", default="UTC"),
-            Key("url", "url", "Webhook: where the JSON digest is POSTed.", only_for=("webhook",)),
+            Key(
+                "timezone",
+                "timezone",
+                "Time zone for cron schedules and quiet_hours (IANA name).",
+                default="UTC",
+            ),
+            Key(
+                "quiet_hours",
+                "quiet_hours",
+                'A daily window such as "22:00-07:00" (in timezone) during which immediate '
+                "alerts and every-N digests wait for its end; cron digests keep their times.",
+            ),
+            Key(
+                "min_score",
+                "score",
+                "Scheduled channels: stories scoring at least this (0..1) go out at once, "
+                "the rest wait for the scheduled digest.",
+            ),
+            Key(
+                "max_immediate_per_hour",
+                "int",
+                "Cap on immediate messages in any 60 minutes; stories held back roll into "
+                "the next digest.",
+            ),
+            Key(
+                "include_updates",
+                "bool",
+                'Add a "now reported by N outlets" line for stories sent earlier that have '
+                "since gained outlets.",
+                default=False,
+            ),
+            Key("url", "url", "Webhook: where the digest is POSTed.", only_for=("webhook",)),
             Key(
                 "format",
                 "choice",
-                "Webhook: payload format.",
+                "Webhook: payload format: the documented JSON, or a Slack or Discord message.",
                 default="json",
                 choices=WEBHOOK_FORMATS,
+                only_for=("webhook",),
+            ),
+            Key(
+                "secret",
+                "str",
+                "Webhook: signs each request (X-Monitor-Signature, HMAC-SHA256).",
+                only_for=("webhook",),
+            ),
+            Key(
+                "secret_env",
+                "str",
+                "Webhook: name of the environment variable holding the secret, instead of secret.",
                 only_for=("webhook",),
             ),
             Key(
@@ -236,6 +279,13 @@ KEYS: tuple[Section, ...] = (
             ),
             Key("from", "str", "Email: sender address.", only_for=("email",)),
             Key("to", "str_list", "Email: list of recipient addresses.", only_for=("email",)),
+            Key(
+                "templates",
+                "folder",
+                "Email and file: folder with your own digest.txt and/or digest.html "
+                "(Jinja; HTML is autoescaped); the built-in ones fill in what is missing.",
+                only_for=("email", "file"),
+            ),
         ),
         many=True,
     ),
@@ -325,6 +375,26 @@ def _timezone(path: str, value: Any) -> str:
     return str(value)
 
 
+def _score(path: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ConfigError(path, f"expected a number from 0 to 1, got {value!r}")
+    return float(value)
+
+
+def _quiet_hours(path: str, value: Any) -> QuietHours:
+    try:
+        return parse_quiet_hours(_str(path, value))
+    except ValueError as e:
+        raise ConfigError(path, str(e)) from None
+
+
+def _folder(path: str, value: Any) -> str:
+    text = _str(path, value)
+    if not Path(text).expanduser().is_dir():
+        raise ConfigError(path, f"{text!r} is not a folder")
+    return str(Path(text).expanduser())
+
+
 def _str_list(path: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
@@ -351,6 +421,9 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "schedule": _schedule,
     "timezone": _timezone,
     "str_list": _str_list,
+    "score": _score,
+    "quiet_hours": _quiet_hours,
+    "folder": _folder,
     "entities": _entities,
 }
 
@@ -388,8 +461,14 @@ class ChannelConfig:
     type: str  # one of CHANNEL_TYPES
     schedule: Schedule
     timezone: str = _default("channels", "timezone")
+    quiet_hours: QuietHours | None = None
+    min_score: float | None = None  # None: no immediate lane on a scheduled channel
+    max_immediate_per_hour: int | None = None  # None: no cap
+    include_updates: bool = _default("channels", "include_updates")
     url: str | None = None  # webhook
     format: str = _default("channels", "format")  # webhook
+    secret: str | None = None  # webhook
+    secret_env: str | None = None  # webhook
     path: str | None = None  # file
     smtp_host: str | None = None  # email, and the rest below
     smtp_port: int | None = None
@@ -398,6 +477,12 @@ class ChannelConfig:
     password_env: str | None = None
     from_addr: str | None = None
     to: tuple[str, ...] = ()
+    templates: str | None = None  # email and file: a folder of user templates
+
+    @property
+    def immediate_lane(self) -> bool:
+        """Whether some stories go out at once rather than on the schedule."""
+        return self.schedule.kind == "immediate" or self.min_score is not None
 
 
 @dataclass(frozen=True)
@@ -460,13 +545,33 @@ def _channel(path: str, raw: dict[str, Any], clean: dict[str, Any]) -> ChannelCo
             raise ConfigError(f"{path}.{name}", f"is required for a {kind} channel")
     if kind == "email" and clean["password_env"] and not clean["username"]:
         raise ConfigError(f"{path}.username", "is required when password_env is set")
+    if clean["secret"] and clean["secret_env"]:
+        raise ConfigError(f"{path}.secret_env", "give secret or secret_env, not both")
+    scheduled = clean["schedule"].kind != "immediate"
+    if clean["min_score"] is not None and not scheduled:
+        raise ConfigError(
+            f"{path}.min_score",
+            'needs a scheduled channel ("every 30m" or a cron line) for the other stories to '
+            'wait for; with schedule = "immediate" every story goes out at once',
+        )
+    if clean["max_immediate_per_hour"] is not None and scheduled and clean["min_score"] is None:
+        raise ConfigError(
+            f"{path}.max_immediate_per_hour",
+            'caps immediate messages: set schedule = "immediate" or a min_score',
+        )
     return ChannelConfig(
         name=clean["name"],
         type=kind,
         schedule=clean["schedule"],
         timezone=clean["timezone"],
+        quiet_hours=clean["quiet_hours"],
+        min_score=clean["min_score"],
+        max_immediate_per_hour=clean["max_immediate_per_hour"],
+        include_updates=clean["include_updates"],
         url=clean["url"],
         format=clean["format"],
+        secret=clean["secret"],
+        secret_env=clean["secret_env"],
         path=clean["path"],
         smtp_host=clean["smtp_host"],
         smtp_port=clean["smtp_port"],
@@ -475,6 +580,7 @@ def _channel(path: str, raw: dict[str, Any], clean: dict[str, Any]) -> ChannelCo
         password_env=clean["password_env"],
         from_addr=clean["from"],
         to=clean["to"] or (),
+        templates=clean["templates"],
     )
 
 

@@ -49,14 +49,14 @@ def run_daemon(config: Config, store: Store, clock: Callable[[], datetime] = utc
         # their schedule only says "due" when a fire time has passed.
         deliver(store, config, clock())
 
-    def digests() -> None:
-        deliver(store, config, clock())
+    def digests(channel: str) -> None:
+        deliver(store, config, clock(), channel=channel)
 
     scheduler.add_job(tick, IntervalTrigger(seconds=TICK), id="poll", next_run_time=clock())
     for channel in config.channels:
         if channel.schedule.kind == "cron":
             trigger = cron_trigger(channel.schedule, parse_timezone(channel.timezone))
-            scheduler.add_job(digests, trigger, id=f"digest:{channel.name}")
+            scheduler.add_job(digests, trigger, args=[channel.name], id=f"digest:{channel.name}")
 
     def on_error(event: JobExecutionEvent) -> None:
         log.error(

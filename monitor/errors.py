@@ -63,7 +63,15 @@ class QueryError(MonitorError):
 class DeliveryError(MonitorError):
     """A channel did not accept a digest. ``temporary`` failures are retried."""
 
-    def __init__(self, channel: str, message: str, *, temporary: bool = True) -> None:
+    def __init__(
+        self,
+        channel: str,
+        message: str,
+        *,
+        temporary: bool = True,
+        retry_after: float | None = None,
+    ) -> None:
         self.channel = channel
         self.temporary = temporary
+        self.retry_after = retry_after  # seconds the channel asked us to wait (Retry-After)
         super().__init__(f"channel {channel!r}: {message}")

@@ -260,3 +260,46 @@ def _span(delta: timedelta) -> str:
     if days:
         return f"{days}d {hours}h"
     return f"{hours}h {seconds // 60}m" if hours else f"{seconds // 60}m"
+
+
+def channel_deliveries(db: Database, channels: list[str]) -> list[dict[str, Any]]:
+    """Per channel: stories pending (waiting for a digest), sending (in a digest not yet
+    accepted), sent and failed, when it last got a digest, and the last error. Channels in the
+    config come first, in its order, then any that only the database remembers."""
+    sql = """
+        select d.channel,
+               sum(d.status = 'pending' and d.digest_id is null) as pending,
+               sum(d.status = 'pending' and d.digest_id is not null) as sending,
+               sum(d.status = 'sent') as sent,
+               sum(d.status = 'failed') as failed,
+               (select max(g.sent_at) from digests g
+                 where g.channel = d.channel and g.status = 'sent') as last_sent,
+               (select min(g.next_attempt) from digests g
+                 where g.channel = d.channel and g.status = 'pending') as next_attempt,
+               (select g.last_error from digests g where g.channel = d.channel
+                 and g.status != 'sent' and g.last_error is not null
+                 order by g.created desc limit 1) as last_error
+        from deliveries d group by d.channel
+    """
+    found = {row["channel"]: row for row in _rows(db, sql, {})}
+    empty = dict.fromkeys(("pending", "sending", "sent", "failed"), 0)
+    rows = [
+        found.pop(
+            name,
+            {"channel": name, **empty, "last_sent": None, "next_attempt": None, "last_error": None},
+        )
+        for name in channels
+    ]
+    return rows + sorted(found.values(), key=lambda r: r["channel"])
+
+
+def digests(db: Database, *, limit: int = 50) -> list[dict[str, Any]]:
+    """Digests, newest first: id, channel, lane, status, how many stories, attempts, times and
+    the last error."""
+    sql = """
+        select id, channel, coalesce(lane, 'scheduled') as lane, status,
+               json_array_length(story_ids) as stories, attempts, created, sent_at,
+               next_attempt, last_error
+        from digests order by created desc, id desc limit :limit
+    """
+    return _rows(db, sql, {"limit": limit})

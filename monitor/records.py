@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,17 @@ class DigestStory:
 
 
 @dataclass(frozen=True)
+class StoryUpdate:
+    """A story the channel was told of earlier that has since gained outlets (include_updates)."""
+
+    story_id: int
+    title: str
+    url: str | None
+    outlets: int  # outlets reporting it now
+    previously: int  # outlets the channel was last told of
+
+
+@dataclass(frozen=True)
 class Digest:
     """One message for one channel (store → digest → notify)."""
 
@@ -131,6 +143,21 @@ class Digest:
     channel: str
     created: datetime
     stories: tuple[DigestStory, ...]
+    updates: tuple[StoryUpdate, ...] = ()  # only on channels with include_updates
+    lane: str = "scheduled"  # "scheduled", "immediate" or "manual" (digest --send)
+
+
+@dataclass(frozen=True)
+class UnsentDigest:
+    """A digest recorded but not yet accepted by its channel (store → delivery)."""
+
+    digest_id: str
+    created: datetime
+    story_ids: tuple[int, ...]
+    lane: str  # "scheduled", "immediate" or "manual"
+    payload: dict[str, Any] | None  # the JSON payload as first made; None for old digests
+    next_attempt: datetime | None  # after a temporary failure: not before this
+    attempts: int  # failed attempts so far
 
 
 @dataclass(frozen=True)

@@ -104,9 +104,10 @@ def digest_due(
     if schedule.kind == "interval":
         assert schedule.seconds is not None
         return last_sent is None or now >= last_sent + timedelta(seconds=schedule.seconds)
-    # cron: due once a fire time has passed since the last digest (or since the oldest pending
-    # story, for a channel that never sent one).
-    since = (last_sent or oldest_pending) + timedelta(seconds=1)
+    # cron: due once a fire time has passed since the last digest and since the oldest pending
+    # story was queued: a story that arrives after a fire time with nothing to send waits for
+    # the next fire time, not for the next poll.
+    since = max(last_sent or oldest_pending, oldest_pending) + timedelta(seconds=1)
     fire = cron_trigger(schedule, tz).get_next_fire_time(None, since)
     return fire is not None and fire <= now
 

@@ -214,3 +214,19 @@ def m_issue3_feed_health(db: sqlite_utils.Database) -> None:
         pk=("feed_id", "guid"),
         foreign_keys=[("feed_id", "feeds", "id")],
     )
+
+
+@migrations()
+def m_issue5_delivery_lanes(db: sqlite_utils.Database) -> None:
+    # digests.lane: "scheduled", "immediate" (counted against max_immediate_per_hour) or
+    # "manual" (digest --send). next_attempt: when a temporarily failed digest is retried.
+    # updates: JSON [[story_id, outlets], ...], the "now reported by N outlets" lines it carries.
+    digests = db.table("digests")
+    digests.add_column("lane", str)
+    digests.add_column("next_attempt", str)
+    digests.add_column("updates", str)
+    # payload: the digest's JSON payload as first made, so a resend repeats it exactly.
+    digests.add_column("payload", str)
+    # deliveries.outlets_reported: how many outlets the channel was last told of for the story.
+    db.table("deliveries").add_column("outlets_reported", int)
+    digests.create_index(["channel", "lane", "sent_at"])

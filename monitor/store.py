@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -26,27 +25,31 @@ from monitor.config import ChannelConfig, FeedConfig
 from monitor.errors import StorageError
 from monitor.records import (
     Article,
+    Digest,
     DigestArticle,
     DigestStory,
     DueFeed,
     FetchResult,
     Match,
     StoryCandidate,
+    StoryUpdate,
+    UnsentDigest,
 )
 from monitor.schema import migrations, register_functions
 from monitor.timeutil import from_iso, iso
 
 BUSY_TIMEOUT_MS = 10_000
+# How many distinct feeds carried a story: its outlets.
+_OUTLETS = (
+    "(select count(distinct si.feed_id) from sightings si "
+    "join articles a on a.id = si.article_id where a.story_id = s.id)"
+)
 # disabled_reason values that the config owns: the config may lift them again.
 _CONFIG_REASONS = (None, "disabled in config", "removed from config")
 
 
 def _json(value: Iterable[Any]) -> str:
     return json.dumps(list(value), ensure_ascii=False)
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "channel"
 
 
 class Store:
@@ -367,23 +370,41 @@ class Store:
     # --- outbox and digests
 
     def queue_deliveries(
-        self, story_id: int, channels: Iterable[ChannelConfig], now: datetime
+        self, story_id: int, channels: Iterable[ChannelConfig | str], now: datetime
     ) -> int:
-        """Put the story in each channel's outbox (once); returns how many were queued."""
+        """Put the story in the outbox of each channel given, once per channel; returns how many
+        were queued. The caller picks the channels: every configured one (``pipeline.ingest``), or
+        the ones a rule routes the story to."""
         queued = 0
         for channel in channels:
+            name = channel if isinstance(channel, str) else channel.name
             queued += self.db.execute(
                 "insert or ignore into deliveries (story_id, channel, status, queued_at) "
                 "values (?, ?, 'pending', ?)",
-                [story_id, channel.name, iso(now)],
+                [story_id, name, iso(now)],
             ).rowcount
         return queued
 
-    def last_sent(self, channel: str) -> datetime | None:
+    def last_sent(
+        self, channel: str, lanes: tuple[str, ...] = ("scheduled", "manual")
+    ) -> datetime | None:
+        """When the channel last got a digest in one of ``lanes`` (old digests have no lane)."""
+        marks = ",".join("?" * len(lanes))
         row = self.db.execute(
-            "select max(sent_at) from digests where channel = ? and status = 'sent'", [channel]
+            "select max(sent_at) from digests where channel = ? and status = 'sent' "
+            f"and coalesce(lane, 'scheduled') in ({marks})",
+            [channel, *lanes],
         ).fetchone()
         return from_iso(row[0])
+
+    def sent_since(self, channel: str, lane: str, since: datetime) -> int:
+        """How many digests of ``lane`` the channel accepted since ``since``."""
+        row = self.db.execute(
+            "select count(*) from digests where channel = ? and status = 'sent' "
+            "and lane = ? and sent_at > ?",
+            [channel, lane, iso(since)],
+        ).fetchone()
+        return int(row[0])
 
     def oldest_pending(self, channel: str) -> datetime | None:
         row = self.db.execute(
@@ -393,80 +414,152 @@ class Store:
         ).fetchone()
         return from_iso(row[0])
 
-    def unsent_digest(self, channel: str) -> tuple[str, datetime, list[int]] | None:
+    def unsent_digest(self, channel: str) -> UnsentDigest | None:
         """A digest made earlier and not yet accepted by the channel: it goes out again as it is,
         with the same id, so a receiver can recognise the resend."""
         row = self.db.execute(
-            "select id, created, story_ids from digests where channel = ? and status = 'pending' "
-            "order by created limit 1",
+            "select id, created, story_ids, coalesce(lane, 'scheduled'), payload, next_attempt, "
+            "attempts from digests where channel = ? and status = 'pending' "
+            "order by created, id limit 1",
             [channel],
         ).fetchone()
         if row is None:
             return None
-        return row[0], from_iso(row[1]) or datetime.min, json.loads(row[2])
+        return UnsentDigest(
+            digest_id=row[0],
+            created=from_iso(row[1]) or datetime.min,
+            story_ids=tuple(json.loads(row[2])),
+            lane=row[3],
+            payload=json.loads(row[4]) if row[4] else None,
+            next_attempt=from_iso(row[5]),
+            attempts=row[6],
+        )
 
-    def pending_story_ids(self, channel: str) -> list[int]:
-        """Stories waiting for the channel's next digest, best first: by score, then outlets."""
+    def pending_stories(self, channel: str) -> list[tuple[int, float]]:
+        """(story id, score) of the stories waiting for the channel's next digest, best first:
+        by score, then by how many outlets carry the story."""
         return [
-            r[0]
+            (r[0], r[1] or 0.0)
             for r in self.db.execute(
-                "select d.story_id from deliveries d join stories s on s.id = d.story_id "
+                f"select d.story_id, s.score, {_OUTLETS} as outlets "
+                "from deliveries d join stories s on s.id = d.story_id "
                 "where d.channel = ? and d.status = 'pending' and d.digest_id is null "
-                "order by s.score desc, s.article_count desc, s.first_published, s.id",
+                "order by s.score desc, outlets desc, s.first_published, s.id",
                 [channel],
             ).fetchall()
         ]
 
-    def open_digest(self, channel: str, now: datetime) -> tuple[str, list[int]] | None:
-        """Gather the channel's pending deliveries into a new digest (recorded before sending)."""
+    def pending_story_ids(self, channel: str) -> list[int]:
+        return [story_id for story_id, _ in self.pending_stories(channel)]
+
+    def story_updates(self, channel: str, exclude: Iterable[int] = ()) -> list[StoryUpdate]:
+        """Stories the channel was told of that more outlets have reported since."""
+        skip = set(exclude)
+        rows = self.db.execute(
+            f"select s.id, s.title, s.url, {_OUTLETS} as outlets, d.outlets_reported "
+            "from deliveries d join stories s on s.id = d.story_id "
+            "where d.channel = ? and d.status = 'sent' and d.outlets_reported is not null "
+            "and s.last_seen > d.sent_at and outlets > d.outlets_reported order by s.id",
+            [channel],
+        ).fetchall()
+        return [StoryUpdate(r[0], r[1], r[2], r[3], r[4]) for r in rows if r[0] not in skip]
+
+    def open_digest(self, digest: Digest, payload: dict[str, Any]) -> None:
+        """Record a digest before it is sent and take its stories out of the pending queue, so a
+        crash at any later moment resends this same digest (its payload is kept verbatim)."""
+        story_ids = [s.story_id for s in digest.stories]
         with self.db.atomic():
-            story_ids = self.pending_story_ids(channel)
-            if not story_ids:
-                return None
-            key = hashlib.sha256(f"{channel}|{iso(now)}|{story_ids}".encode()).hexdigest()[:8]
-            digest_id = f"{now:%Y%m%dT%H%M%SZ}-{_slug(channel)}-{key}"
             self.db.table("digests").insert(
                 {
-                    "id": digest_id,
-                    "channel": channel,
-                    "created": iso(now),
+                    "id": digest.digest_id,
+                    "channel": digest.channel,
+                    "created": iso(digest.created),
                     "status": "pending",
                     "story_ids": json.dumps(story_ids),
                     "attempts": 0,
+                    "lane": digest.lane,
+                    "payload": json.dumps(payload, ensure_ascii=False),
+                    "updates": json.dumps([[u.story_id, u.outlets] for u in digest.updates]),
                 }
             )
             marks = ",".join("?" * len(story_ids))
             self.db.execute(
-                f"update deliveries set digest_id = ? where channel = ? and story_id in ({marks})",
-                [digest_id, channel, *story_ids],
+                f"update deliveries set digest_id = ? where channel = ? and status = 'pending' "
+                f"and digest_id is null and story_id in ({marks})",
+                [digest.digest_id, digest.channel, *story_ids],
             )
-        return digest_id, story_ids
 
-    def record_digest_sent(self, digest_id: str, now: datetime) -> None:
-        """The channel accepted the digest: its stories leave the outbox, in one transaction."""
+    def record_digest_sent(
+        self, digest_id: str, now: datetime, reported: Mapping[int, int] | None = None
+    ) -> None:
+        """The channel accepted the digest: its stories leave the outbox, in one transaction.
+        ``reported``: story id -> outlets the digest named, for later "now reported by" lines."""
         with self.db.atomic():
-            self.db.table("digests").update(digest_id, {"status": "sent", "sent_at": iso(now)})
+            channel = self.db.table("digests").get(digest_id)["channel"]
+            self.db.table("digests").update(
+                digest_id, {"status": "sent", "sent_at": iso(now), "next_attempt": None}
+            )
             self.db.execute(
-                "update deliveries set status = 'sent', sent_at = ? where digest_id = ?",
+                "update deliveries set status = 'sent', sent_at = ?, last_error = null "
+                "where digest_id = ?",
                 [iso(now), digest_id],
             )
+            for story_id, outlets in (reported or {}).items():
+                self.db.execute(
+                    "update deliveries set outlets_reported = ? where channel = ? and story_id = ?",
+                    [outlets, channel, story_id],
+                )
             self.db.execute(
                 "update stories set alerted = 1, alerted_at = coalesce(alerted_at, ?) "
                 "where id in (select story_id from deliveries where digest_id = ?)",
                 [iso(now), digest_id],
             )
 
-    def record_digest_failed(self, digest_id: str, error: str, *, permanent: bool) -> None:
+    def record_digest_failed(
+        self,
+        digest_id: str,
+        error: str,
+        *,
+        permanent: bool,
+        next_attempt: datetime | None = None,
+    ) -> None:
+        """A failed attempt: kept pending until ``next_attempt``, or failed for good."""
+        status = "failed" if permanent else "pending"
         with self.db.atomic():
             self.db.execute(
-                "update digests set attempts = attempts + 1, last_error = ?, status = ? "
-                "where id = ?",
-                [error, "failed" if permanent else "pending", digest_id],
+                "update digests set attempts = attempts + 1, last_error = ?, status = ?, "
+                "next_attempt = ? where id = ?",
+                [error, status, None if permanent else iso(next_attempt), digest_id],
             )
             self.db.execute(
                 "update deliveries set last_error = ?, status = ? where digest_id = ?",
-                [error, "failed" if permanent else "pending", digest_id],
+                [error, status, digest_id],
             )
+
+    def digest_attempts(self, digest_id: str) -> int:
+        return int(self.db.table("digests").get(digest_id)["attempts"])
+
+    def requeue_digests(self, digest_id: str | None = None) -> list[str]:
+        """Failed digests (one, or all) go back to pending, and pending ones waiting out a retry
+        backoff become due now. Each keeps its id, so the receiver can still recognise it."""
+        where = "status in ('failed', 'pending')" + (" and id = ?" if digest_id else "")
+        with self.db.atomic():
+            ids = [
+                r[0]
+                for r in self.db.execute(
+                    f"select id from digests where {where} order by created, id",
+                    [digest_id] if digest_id else [],
+                )
+            ]
+            for requeued in ids:
+                self.db.execute(
+                    "update digests set status = 'pending', next_attempt = null where id = ?",
+                    [requeued],
+                )
+                self.db.execute(
+                    "update deliveries set status = 'pending' where digest_id = ?", [requeued]
+                )
+        return ids
 
     def digest_stories(self, story_ids: list[int]) -> list[DigestStory]:
         """Stories with every outlet's copy, in the order given."""

@@ -454,9 +454,10 @@ def test_check_config_explains_a_valid_config(tmp_path: Path) -> None:
         "    - Luxshare: Luxshare, Luxshare Precision, 立讯精密, 立讯\n"
         "    - TrendForce: TrendForce, 集邦咨询\n"
         "  3 channels:\n"
-        "    - team (webhook) -> https://hooks.example/monitor, schedule every 1h\n"
+        # The webhook's path may hold a token: only its host is shown.
+        "    - team (webhook) -> https://hooks.example/…, schedule every 1h, format json\n"
         "    - morning-mail (email) -> analyst@example.com, lead@example.com, "
-        "schedule 0 8 * * *\n"
+        "schedule 0 8 * * *, timezone Europe/Berlin\n"
         "    - inbox (file) -> digests, schedule immediate\n",
     )
 

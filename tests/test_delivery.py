@@ -22,8 +22,6 @@ from conftest import (
     write_config,
 )
 
-from monitor.config import load_config
-from monitor.store import Store
 from monitor.timeutil import utcnow
 
 LUXSHARE_FEEDS = ("techwire.xml", "asia-supply-daily.rdf", "zhongguo-dianzi.xml")
@@ -47,28 +45,59 @@ def config_with(tmp_path: Path, feed_server: FeedServer, channels: str) -> Path:
     return write_config(tmp_path / "monitor.toml", urls, channels)
 
 
-def test_webhook_down_keeps_stories_queued_and_resends_the_same_digest(
+def test_webhook_answering_500_then_200_gets_the_same_digest_twice_within_one_run(
     tmp_path: Path, feed_server: FeedServer, receiver: Receiver
 ) -> None:
-    receiver.statuses = [503]
+    receiver.statuses = [500]
     config = config_with(tmp_path, feed_server, webhook_channel(receiver))
-    monitor("--config", str(config), "run", "--once")
-    [first] = receiver.wait_for(1)
-    deliveries = json.loads(monitor("--config", str(config), "stories", "--format", "json").output)
-    assert all(s["alerted"] is False for s in deliveries)
 
     monitor("--config", str(config), "run", "--once")
 
-    first_try, second_try = receiver.wait_for(2)
-    assert second_try.headers["idempotency-key"] == first.headers["idempotency-key"]
-    assert json.loads(second_try.body) == json.loads(first_try.body)
+    first, second = receiver.wait_for(2)
+    assert second.headers["idempotency-key"] == first.headers["idempotency-key"]
+    assert second.body == first.body
     stories = json.loads(monitor("--config", str(config), "stories", "--format", "json").output)
     assert stories and all(s["alerted"] is True for s in stories)
     monitor("--config", str(config), "run", "--once")
     assert len(receiver.requests) == 2
 
 
-def test_webhook_rejecting_the_payload_marks_the_digest_failed(
+def test_webhook_down_backs_off_and_retry_resends_the_same_digest(
+    tmp_path: Path, feed_server: FeedServer, receiver: Receiver
+) -> None:
+    receiver.statuses = [503, 503, 503]
+    config = config_with(tmp_path, feed_server, webhook_channel(receiver))
+    monitor("--config", str(config), "run", "--once")
+    tries = receiver.wait_for(3)  # the first attempt and two quick retries, all refused
+    assert len({t.headers["idempotency-key"] for t in tries}) == 1
+
+    monitor("--config", str(config), "run", "--once")  # backing off: nothing is sent
+    assert len(receiver.requests) == 3
+    [status] = json.loads(monitor("--config", str(config), "deliveries", "--format", "json").output)
+    n = len(expected_stories(LUXSHARE_FEEDS))
+    assert (status["channel"], status["pending"], status["sending"], status["sent"]) == (
+        "team",
+        0,
+        n,
+        0,
+    )
+    assert status["next_attempt"] > utcnow().isoformat()
+    assert status["last_error"].endswith("answered HTTP 503")
+    stories = json.loads(monitor("--config", str(config), "stories", "--format", "json").output)
+    assert all(s["alerted"] is False for s in stories)
+
+    retried = monitor("--config", str(config), "deliveries", "retry")
+    monitor("--config", str(config), "run", "--once")
+
+    assert retried.output.startswith("re-queued 1 digest\n")
+    resent = receiver.wait_for(4)[3]
+    assert resent.headers["idempotency-key"] == tries[0].headers["idempotency-key"]
+    assert resent.body == tries[0].body
+    [status] = json.loads(monitor("--config", str(config), "deliveries", "--format", "json").output)
+    assert (status["pending"], status["sending"], status["sent"], status["failed"]) == (0, 0, n, 0)
+
+
+def test_webhook_rejecting_the_payload_marks_the_digest_failed_until_retried(
     tmp_path: Path, feed_server: FeedServer, receiver: Receiver
 ) -> None:
     receiver.statuses = [400]
@@ -78,50 +107,23 @@ def test_webhook_rejecting_the_payload_marks_the_digest_failed(
 
     assert len(receiver.requests) == 1  # permanent: not retried on its own
     with sqlite3.connect(tmp_path / "monitor.db") as conn:
-        rows = conn.execute("select status, last_error from digests").fetchall()
-    assert rows == [("failed", "channel 'team': webhook answered HTTP 400")]
-
-
-def test_crash_after_digest_was_made_resends_it_with_the_same_id(
-    tmp_path: Path, feed_server: FeedServer, receiver: Receiver
-) -> None:
-    config_path = config_with(tmp_path, feed_server, webhook_channel(receiver, "every 1d"))
-    config = load_config(config_path)
-    monitor("--config", str(config_path), "run", "--once")
-    [sent] = receiver.wait_for(1)
-    # Simulate a daemon killed after recording a digest but before the receiver answered:
-    # new stories get queued and a digest is opened, and nothing is sent.
-    feed = feed_server.folder / "techwire.xml"
-    feed.write_text(
-        feed.read_text(encoding="utf-8").replace(
-            "<item>",
-            """<item>
-      <title>OpenAI signs supply agreement with Luxshare for AI server racks</title>
-      <link>https://techwire.example/2026/05/01/openai-luxshare-racks</link>
-      <guid>techwire-racks</guid>
-      <pubDate>Fri, 01 May 2026 08:00:00 +0000</pubDate>
-      <description>OpenAI signed a supply agreement with Luxshare Precision to assemble
-      AI server racks for its data centres.</description>
-    </item>
-    <item>""",
-            1,
-        ),
-        encoding="utf-8",
+        [(digest_id, status, error)] = conn.execute(
+            "select id, status, last_error from digests"
+        ).fetchall()
+    assert status == "failed"
+    assert error == f"channel 'team': webhook {receiver.url}/… answered HTTP 400"
+    listed = json.loads(
+        monitor("--config", str(config), "deliveries", "--digests", "--format", "json").output
     )
-    monitor("--config", str(config_path), "run", "--once")  # interval not due: nothing sent
-    assert len(receiver.requests) == 1
-    store = Store.open(config.storage_path)
-    opened = store.open_digest("team", utcnow())
-    store.close()
-    assert opened is not None
+    assert [(d["id"], d["status"], d["attempts"]) for d in listed] == [(digest_id, "failed", 1)]
 
-    monitor("--config", str(config_path), "run", "--once")  # an unsent digest goes out at once
+    assert monitor("--config", str(config), "deliveries", "retry", digest_id).exit_code == 0
+    sent = monitor("--config", str(config), "digest", "--send")
 
-    _, resent = receiver.wait_for(2)
-    assert resent.headers["idempotency-key"] == opened[0] != sent.headers["idempotency-key"]
-    assert [s["title"] for s in json.loads(resent.body)["stories"]] == [
-        "OpenAI signs supply agreement with Luxshare for AI server racks"
-    ]
+    assert sent.exit_code == 0, sent.output
+    assert receiver.wait_for(2)[1].headers["idempotency-key"] == digest_id
+    unknown = monitor("--config", str(config), "deliveries", "retry", "no-such-digest")
+    assert unknown.exit_code == 1 and "no failed or pending digest" in unknown.output
 
 
 def _parts(message: Message) -> dict[str, str]:

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from monitor.digest import payload, render, subject
-from monitor.records import Digest, DigestArticle, DigestStory
+from monitor.digest import from_payload, payload, render, sanitise, subject
+from monitor.records import Digest, DigestArticle, DigestStory, StoryUpdate
 
 CREATED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 DIGEST_ID = "20260302T090000Z-team-1a2b3c4d"
@@ -119,6 +119,7 @@ def test_payload_is_the_documented_contract() -> None:
                 ],
             }
         ],
+        "updates": [],
     }
 
 
@@ -301,3 +302,112 @@ def test_cjk_titles_survive_every_rendering() -> None:
     assert rendered.payload["stories"][0]["title"] == title
     assert rendered.payload["stories"][0]["articles"][0]["feed"] == outlet
     assert json.loads(json.dumps(rendered.payload, ensure_ascii=False)) == rendered.payload
+
+
+# --- untrusted feed text
+
+
+def test_control_and_bidi_characters_are_stripped_from_every_rendering() -> None:
+    title = "Luxshare\x1b[31m deal\u202e with\tOpenAI\r\nfor\x00 devices"
+    d = digest(
+        story(
+            title=title,
+            why=("evidence (title): a\x07b",),
+            articles=(DigestArticle(title, "https://e.example/a", "Out\x1blet", None),),
+        )
+    )
+
+    rendered = render(d)
+
+    clean = "Luxshare [31m deal with OpenAI for devices"
+    assert rendered.digest.stories[0].title == clean
+    assert rendered.payload["stories"][0]["title"] == clean
+    assert rendered.subject == f"[monitor] 1 new story: {clean}"
+    for text in (rendered.text, rendered.html, json.dumps(rendered.payload)):
+        assert "\x1b" not in text and "\u202e" not in text and "\x00" not in text
+    assert rendered.payload["stories"][0]["articles"][0]["feed"] == "Out let"
+    assert rendered.payload["stories"][0]["why"] == ["evidence (title): a b"]
+
+
+def test_long_fields_are_cut_and_the_subject_stays_short() -> None:
+    d = digest(story(title="Luxshare " * 200, why=("why " * 500,)))
+
+    rendered = render(d)
+
+    title = rendered.payload["stories"][0]["title"]
+    assert len(title) == 300 and title.endswith("…")
+    assert len(rendered.payload["stories"][0]["why"][0]) == 400
+    assert len(rendered.subject) < 160
+
+
+def test_links_that_are_not_http_are_dropped_everywhere() -> None:
+    bad = "javascript:alert(1)"
+    d = digest(story(url=bad, articles=(DigestArticle("Copy", bad, "Outlet", None),)))
+
+    rendered = render(d)
+
+    assert rendered.payload["stories"][0]["url"] is None
+    assert rendered.payload["stories"][0]["articles"][0]["url"] is None
+    assert "javascript" not in rendered.text + rendered.html
+
+
+def test_a_digest_rebuilt_from_its_payload_renders_the_same() -> None:
+    d = Digest(
+        DIGEST_ID,
+        "team",
+        CREATED,
+        (story(1), story(2, "Second", url=None)),
+        (StoryUpdate(7, "Earlier story", "https://e.example/7", 5, 2),),
+        "immediate",
+    )
+
+    rebuilt = from_payload(payload(d), "immediate")
+
+    assert rebuilt == sanitise(d)
+    assert render(rebuilt) == render(d)
+
+
+def test_updates_show_now_reported_by_n_outlets() -> None:
+    d = Digest(
+        DIGEST_ID,
+        "team",
+        CREATED,
+        (story(),),
+        (StoryUpdate(7, "Earlier story", "https://e.example/7", 5, 2),),
+    )
+
+    rendered = render(d)
+
+    assert " - Earlier story: now reported by 5 outlets" in rendered.text.splitlines()
+    assert "now reported by 5 outlets" in " ".join(Tags(rendered.html).text)
+    assert rendered.payload["updates"] == [
+        {
+            "story_id": 7,
+            "title": "Earlier story",
+            "url": "https://e.example/7",
+            "outlets": 5,
+            "previously": 2,
+        }
+    ]
+    assert "Updates" not in render(digest(story())).text
+
+
+def test_html_shows_title_link_entities_outlets_and_one_line_why_per_story() -> None:
+    d = digest(
+        story(
+            why=(
+                "partnership cues: picks; hardware cues: device",
+                "evidence (title): OpenAI picks Luxshare to build its first device",
+                "watched: Luxshare, OpenAI",
+            )
+        )
+    )
+
+    parsed = Tags(render(d).html)
+    text = " ".join(t.strip() for t in parsed.text if t.strip())
+
+    assert "https://www.reuters.com/technology/openai-luxshare" in parsed.hrefs()
+    assert "https://asia.nikkei.com/openai-luxshare" in parsed.hrefs()
+    assert "OpenAI" in text and "Luxshare" in text and "2 outlets" in text
+    assert "Why: OpenAI picks Luxshare to build its first device" in text
+    assert "watched: Luxshare, OpenAI" not in text  # one line of why, not all of them

@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 
 from monitor.config import ChannelConfig, FeedConfig
+from monitor.delivery import digest_id
+from monitor.digest import payload
 from monitor.normalise import fold
 from monitor.records import (
     Article,
+    Digest,
     DigestArticle,
     DigestStory,
     DueFeed,
@@ -477,14 +480,29 @@ def stories_for_outbox(store: Store, count: int) -> list[int]:
     return ids
 
 
+def open_digest(store: Store, channel_name: str, now: datetime) -> tuple[str, list[int]] | None:
+    """Gather the channel's pending stories into a recorded digest, as delivery does."""
+    story_ids = store.pending_story_ids(channel_name)
+    if not story_ids:
+        return None
+    digest = Digest(
+        digest_id(channel_name, now, story_ids),
+        channel_name,
+        now,
+        tuple(store.digest_stories(story_ids)),
+    )
+    store.open_digest(digest, payload(digest))
+    return digest.digest_id, story_ids
+
+
 def test_digest_sent_moves_stories_out_of_outbox_and_marks_them_alerted(store: Store) -> None:
     first, second = stories_for_outbox(store, 2)
     assert store.queue_deliveries(first, [channel("team"), channel("ops")], NOW) == 2
-    store.queue_deliveries(second, [channel("team")], NOW)
+    store.queue_deliveries(second, ["team"], NOW)  # a channel by name will do
 
     assert store.pending_story_ids("team") == [second, first]  # best score first
     assert store.oldest_pending("team") == NOW
-    opened = store.open_digest("team", NOW)
+    opened = open_digest(store, "team", NOW)
     assert opened is not None
     digest_id, story_ids = opened
     assert story_ids == [second, first]
@@ -492,11 +510,11 @@ def test_digest_sent_moves_stories_out_of_outbox_and_marks_them_alerted(store: S
     assert store.oldest_pending("team") is None
 
     sent_at = NOW + timedelta(minutes=1)
-    store.record_digest_sent(digest_id, sent_at)
+    store.record_digest_sent(digest_id, sent_at, {first: 1, second: 1})
 
     assert store.unsent_digest("team") is None
     assert store.last_sent("team") == sent_at
-    assert store.open_digest("team", sent_at) is None
+    assert open_digest(store, "team", sent_at) is None
     alerted = {r["id"]: (r["alerted"], r["alerted_at"]) for r in store.db.table("stories").rows}
     assert alerted == {
         first: (1, "2026-03-02T09:01:00Z"),
@@ -506,14 +524,23 @@ def test_digest_sent_moves_stories_out_of_outbox_and_marks_them_alerted(store: S
     assert store.pending_story_ids("ops") == [first]
 
 
-def test_digest_id_names_time_and_channel(store: Store) -> None:
-    [story_id] = stories_for_outbox(store, 1)
-    store.queue_deliveries(story_id, [channel("Team Alerts!")], NOW)
+def test_same_score_puts_the_story_with_more_outlets_first(store: Store) -> None:
+    feed_a = one_feed(store)
+    store.sync_feeds([FeedConfig(FEED_A, "A", 900), FeedConfig(FEED_B, "B", 900)], NOW)
+    feed_b = next(f for f in store.due_feeds(NOW) if f.url == FEED_B)
+    ids = []
+    for n in (1, 2):
+        article = make_article(n)
+        article_id = store.add_article(feed_a.id, article, make_match(score=0.7), NOW)
+        ids.append(store.create_story(article_id, article, make_match(score=0.7), NOW, NOW))
+        store.queue_deliveries(ids[-1], ["team"], NOW)
+    store.add_sighting(feed_b.id, "copy-of-2", store.find_article(make_article(2)) or 0, NOW)
 
-    opened = store.open_digest("Team Alerts!", NOW)
+    assert store.pending_story_ids("team") == [ids[1], ids[0]]
 
-    assert opened is not None
-    assert opened[0].startswith("20260302T090000Z-team-alerts-")
+
+def test_digest_id_names_time_and_channel() -> None:
+    assert digest_id("Team Alerts!", NOW, [1]).startswith("20260302T090000Z-team-alerts-")
 
 
 def test_queueing_a_story_twice_keeps_one_delivery(store: Store) -> None:
@@ -530,27 +557,32 @@ def test_temporary_digest_failure_keeps_the_same_digest_pending(store: Store) ->
     first, second = stories_for_outbox(store, 2)
     store.queue_deliveries(first, [channel()], NOW)
     store.queue_deliveries(second, [channel()], NOW)
-    opened = store.open_digest("team", NOW)
+    opened = open_digest(store, "team", NOW)
     assert opened is not None
     digest_id, story_ids = opened
+    later = NOW + timedelta(minutes=2)
 
     store.record_digest_failed(digest_id, "HTTP 503 from webhook", permanent=False)
-    store.record_digest_failed(digest_id, "HTTP 503 from webhook", permanent=False)
+    store.record_digest_failed(
+        digest_id, "HTTP 503 from webhook", permanent=False, next_attempt=later
+    )
 
-    assert store.unsent_digest("team") == (digest_id, NOW, story_ids)
-    assert store.db.table("digests").get(digest_id)["attempts"] == 2
+    unsent = store.unsent_digest("team")
+    assert unsent is not None
+    assert (unsent.digest_id, unsent.created, list(unsent.story_ids)) == (digest_id, NOW, story_ids)
+    assert (unsent.attempts, unsent.next_attempt) == (2, later)
+    assert unsent.payload is not None and unsent.payload["digest_id"] == digest_id
     assert store.pending_story_ids("team") == []  # not gathered into a second digest
-    assert store.open_digest("team", NOW + timedelta(minutes=5)) is None
 
     store.record_digest_sent(digest_id, NOW + timedelta(minutes=10))
 
     assert store.unsent_digest("team") is None
 
 
-def test_permanent_digest_failure_marks_it_failed(store: Store) -> None:
+def test_permanent_digest_failure_marks_it_failed_until_requeued(store: Store) -> None:
     [story_id] = stories_for_outbox(store, 1)
     store.queue_deliveries(story_id, [channel()], NOW)
-    opened = store.open_digest("team", NOW)
+    opened = open_digest(store, "team", NOW)
     assert opened is not None
     digest_id, _ = opened
 
@@ -562,6 +594,13 @@ def test_permanent_digest_failure_marks_it_failed(store: Store) -> None:
     assert [r["status"] for r in store.db.table("deliveries").rows] == ["failed"]
     assert store.db.table("stories").get(story_id)["alerted"] == 0
     assert store.last_sent("team") is None
+
+    assert store.requeue_digests(digest_id) == [digest_id]
+
+    unsent = store.unsent_digest("team")
+    assert unsent is not None and unsent.digest_id == digest_id and unsent.next_attempt is None
+    assert [r["status"] for r in store.db.table("deliveries").rows] == ["pending"]
+    assert store.requeue_digests("no-such-digest") == []
 
 
 def test_sync_of_thousands_of_feeds_writes_only_what_changed(store: Store) -> None:

@@ -326,6 +326,7 @@ def ingest(ctx: Context, feed: DueFeed, article: Article, now: datetime) -> tupl
     existing = store.find_article(article)
     if existing is not None:
         store.add_sighting(feed.id, article.guid, existing, now)
+        store.prefer_earlier_copy(existing, feed.id, article)
         return 0, 0, 0
     match = match_article(article, ctx.watchlist)
     article_id = store.add_article(feed.id, article, match, now)

@@ -273,6 +273,36 @@ class Store:
             [iso(now), article_id],
         )
 
+    def prefer_earlier_copy(self, article_id: int, feed_id: int, copy: Article) -> None:
+        """A copy of a stored article published earlier than it is the original: the article,
+        and its story when the story is told by it, take the copy's link, date and feed. Feeds
+        are stored in the order their fetches finish, and what the archive shows must not
+        depend on that."""
+        row = self.db.table("articles").get(article_id)
+        stored = from_iso(row["published"])
+        if copy.published is None or (stored is not None and stored <= copy.published):
+            return
+        self.db.table("articles").update(
+            article_id,
+            {
+                "url": copy.url,
+                "canonical_url": copy.canonical_url,
+                "published": iso(copy.published),
+                "feed_id": feed_id,
+            },
+        )
+        if row["story_id"] is None:
+            return
+        story = self.db.table("stories").get(row["story_id"])
+        values: dict[str, Any] = {}
+        if story["url"] == row["url"]:
+            values["url"] = copy.url
+        first = from_iso(story["first_published"])
+        if first is None or copy.published < first:
+            values["first_published"] = iso(copy.published)
+        if values:
+            self.db.table("stories").update(row["story_id"], values)
+
     def add_article(self, feed_id: int, article: Article, match: Match, now: datetime) -> int:
         table = self.db.table("articles")
         table.insert(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -372,6 +373,27 @@ def test_add_sighting_from_a_second_feed(store: Store) -> None:
 
     assert store.sighting_known(b.id, "their-guid")
     assert store.db.table("sightings").count == 2
+
+
+def test_a_copy_published_earlier_becomes_the_article_and_tells_its_story(store: Store) -> None:
+    store.sync_feeds([FeedConfig(FEED_A, "A", 900), FeedConfig(FEED_B, "B", 900)], NOW)
+    a, b = store.due_feeds(NOW)
+    syndicated = replace(make_article(1), url="https://b.example/copy?utm_source=rss")
+    article_id = store.add_article(b.id, syndicated, make_match(), NOW)
+    story_id = store.create_story(article_id, syndicated, make_match(), NOW, NOW)
+    original = replace(make_article(1), published=NOW - timedelta(hours=3))
+
+    store.prefer_earlier_copy(article_id, a.id, original)
+    store.prefer_earlier_copy(article_id, b.id, replace(syndicated, published=NOW))  # later
+
+    row = store.db.table("articles").get(article_id)
+    assert (row["url"], row["published"], row["feed_id"]) == (
+        original.url,
+        "2026-03-02T06:00:00Z",
+        a.id,
+    )
+    story = store.db.table("stories").get(story_id)
+    assert (story["url"], story["first_published"]) == (original.url, "2026-03-02T06:00:00Z")
 
 
 # --- stories

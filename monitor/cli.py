@@ -223,6 +223,14 @@ def _moment(text: str | None, option: str) -> datetime | None:
     show_default=True,
     help="Best match (bm25, titles weigh most) or newest first.",
 )
+@click.option(
+    "--window",
+    default=queries.RANK_WINDOW,
+    show_default=True,
+    type=click.IntRange(0),
+    metavar="N",
+    help="Rank among the newest N matching articles (0: all of them, slower on a big archive).",
+)
 @output_option
 @click.pass_obj
 def search(
@@ -237,6 +245,7 @@ def search(
     limit: int,
     offset: int,
     sort: str,
+    window: int,
     fmt: str,
 ) -> None:
     """Full-text search of stored articles (title, summary, content), best match first.
@@ -247,14 +256,14 @@ def search(
 
     Example: monitor search '"AI device" AND (Luxshare OR 立讯)' --since 30d --format json
     """
-    window = (_moment(since, "--since"), _moment(until, "--until"))
+    start, end = _moment(since, "--since"), _moment(until, "--until")
     with state.store(existing=True) as store:
         try:
             found = queries.search(
                 store.db,
                 query,
-                since=window[0],
-                until=window[1],
+                since=start,
+                until=end,
                 feed=feed,
                 entity=entity,
                 matched=matched,
@@ -262,6 +271,7 @@ def search(
                 limit=limit,
                 offset=offset,
                 sort=sort,
+                window=window,
             )
         except QueryError as e:
             raise click.UsageError(str(e)) from None
@@ -269,7 +279,7 @@ def search(
     if found.window:
         click.echo(
             f"(ranked the newest {found.window} matching articles; narrow with --since/--until "
-            "to reach older ones)",
+            "or give --window 0 to rank them all)",
             err=True,
         )
 

@@ -52,17 +52,18 @@ def _rows(db: Database, sql: str, params: dict[str, Any]) -> list[dict[str, Any]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-# Relevance is ranked among the newest RANK_WINDOW matches (those that pass the filters). FTS5
-# scores every match of a query, so ranking all of them would make a common word cost time in
-# proportion to the archive; the window keeps it flat (bench/bench_search.py measures both).
-RANK_WINDOW = 10_000
+# Results are ranked (or sorted by date) among the newest RANK_WINDOW matches that pass the
+# filters. FTS5 scores every match it is given, so ranking all of them would make a common word
+# cost time in proportion to the archive; the window keeps it flat (bench/bench_search.py
+# measures both). window=0 ranks every match.
+RANK_WINDOW = 1_000
 SORTS = ("relevance", "date")
 
 
 @dataclass(frozen=True)
 class SearchResults:
     rows: list[dict[str, Any]]  # the documented search fields, best first
-    window: int | None  # set when more matches exist than were ranked: how many were
+    window: int | None  # set when the window was full (older matches were not ranked)
 
 
 def search(
@@ -95,7 +96,7 @@ def search(
         "story_id": story_id,
         "limit": limit,
         "offset": offset,
-        "window": max(window, offset + limit),
+        "window": max(window, offset + limit) if window else -1,
     }
     where = ["fts.article_search_fts match :match"]
     if since is not None:
@@ -116,34 +117,35 @@ def search(
         where.append("a.alert_worthy = 1")
     if story_id is not None:
         where.append("a.story_id = :story_id")
-    matches = (
-        "from article_search_fts fts join articles a on a.id = fts.rowid "
-        f"where {' and '.join(where)}"
-    )
+    # Without filters or a date sort the index alone answers; joining articles for every
+    # match would cost a lookup per match.
+    joined = len(where) > 1 or sort == "date"
+    join = "join articles a on a.id = fts.rowid" if joined else ""
+    matches = f"from article_search_fts fts {join} where {' and '.join(where)}"
+    at = _WHEN if sort == "date" else "null"
+    order = "rank" if sort == "relevance" else "at desc, id desc"
     try:
-        floor = db.execute(
-            f"select fts.rowid {matches} order by fts.rowid desc limit 1 offset :window - 1",
-            params,
-        ).fetchone()
-        params["floor"] = floor[0] if floor else 0
-        order = "fts.rank" if sort == "relevance" else f"{_WHEN} desc"
         rows = _rows(
             db,
             f"""
-            with hits as (
-                select fts.rowid as id, fts.rank as rank, {_WHEN} as at
-                {matches} and fts.rowid >= :floor
-                order by {order}, fts.rowid desc limit :limit offset :offset
+            with window as materialized (
+                -- FTS5 hands matches over newest first and stops at the window, so only
+                -- the window's matches are ever scored.
+                select fts.rowid as id, fts.rank as rank, {at} as at
+                {matches} order by fts.rowid desc limit :window
+            ), hits as (
+                select id, rank, at from window order by {order} limit :limit offset :offset
             )
             select a.id, a.title, a.url, a.published, {_FEED_NAME} as feed, a.story_id,
                    a.entities, a.alert_worthy, a.score, hits.rank,
-                   snippet(article_search_fts, -1, '[', ']', '…', 16) as snippet
-            from hits
-            join article_search_fts on article_search_fts.rowid = hits.id
+                   snippet(article_search_fts, -1, '[', ']', '…', 16) as snippet,
+                   (select count(*) from window) as ranked
+            from hits  -- cross join: look each hit up in the index, never scan it again
+            cross join article_search_fts on article_search_fts.rowid = hits.id
             join articles a on a.id = hits.id
             join feeds f on f.id = a.feed_id
             where article_search_fts match :match
-            order by {"hits.rank" if sort == "relevance" else "hits.at desc"}, hits.id desc
+            order by {"hits.rank" if sort == "relevance" else "hits.at desc, hits.id desc"}
             """,
             params,
         )
@@ -151,11 +153,14 @@ def search(
         if "fts5" not in str(e):
             raise
         raise QueryError(f"search query {query!r}", str(e)) from e
+    ranked = rows[0]["ranked"] if rows else 0
     for row in rows:
+        del row["ranked"]
         _decode(row, "entities")
         row["alert_worthy"] = bool(row["alert_worthy"])
         row["snippet"] = display_text(row["snippet"])
-    return SearchResults(rows, params["window"] if floor else None)
+    full = window and ranked >= params["window"]
+    return SearchResults(rows, params["window"] if full else None)
 
 
 _WHEN = "coalesce(a.published, a.first_seen)"

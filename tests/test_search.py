@@ -245,6 +245,19 @@ def test_relevance_is_ranked_within_the_newest_matches(db: sqlite_utils.Database
     assert windowed.window == 4
     newest_four = sorted((r["id"] for r in everything.rows), reverse=True)[:4]
     assert {r["id"] for r in windowed.rows} <= set(newest_four)
+    assert len(windowed.rows) == 3
+
+
+def test_the_cli_says_when_older_matches_were_not_ranked(archive: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["--db", str(archive), "search", "OpenAI", "--window", "2", "--limit", "1"]
+    )
+    assert result.exit_code == 0
+    assert "ranked the newest 2 matching articles" in result.stderr
+    everything = CliRunner().invoke(
+        cli, ["--db", str(archive), "search", "OpenAI", "--window", "0"]
+    )
+    assert "ranked the newest" not in everything.stderr
 
 
 # --- the index in the database

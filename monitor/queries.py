@@ -96,7 +96,7 @@ def search(
         "story_id": story_id,
         "limit": limit,
         "offset": offset,
-        "window": max(window, offset + limit) if window else -1,
+        "window": max(window, offset + limit) if window else None,
     }
     where = ["fts.article_search_fts match :match"]
     if since is not None:
@@ -117,53 +117,75 @@ def search(
         where.append("a.alert_worthy = 1")
     if story_id is not None:
         where.append("a.story_id = :story_id")
-    # Without filters or a date sort the index alone answers; joining articles for every
-    # match would cost a lookup per match.
-    joined = len(where) > 1 or sort == "date"
-    join = "join articles a on a.id = fts.rowid" if joined else ""
-    matches = f"from article_search_fts fts {join} where {' and '.join(where)}"
-    at = _WHEN if sort == "date" else "null"
-    order = "rank" if sort == "relevance" else "at desc, id desc"
     try:
-        rows = _rows(
-            db,
-            f"""
-            with window as materialized (
-                -- FTS5 hands matches over newest first and stops at the window, so only
-                -- the window's matches are ever scored.
-                select fts.rowid as id, fts.rank as rank, {at} as at
-                {matches} order by fts.rowid desc limit :window
-            ), hits as (
-                select id, rank, at from window order by {order} limit :limit offset :offset
-            )
-            select a.id, a.title, a.url, a.published, {_FEED_NAME} as feed, a.story_id,
-                   a.entities, a.alert_worthy, a.score, hits.rank,
-                   snippet(article_search_fts, -1, '[', ']', '…', 16) as snippet,
-                   (select count(*) from window) as ranked
-            from hits  -- cross join: look each hit up in the index, never scan it again
-            cross join article_search_fts on article_search_fts.rowid = hits.id
-            join articles a on a.id = hits.id
-            join feeds f on f.id = a.feed_id
-            where article_search_fts match :match
-            order by {"hits.rank" if sort == "relevance" else "hits.at desc, hits.id desc"}
-            """,
-            params,
-        )
+        if sort == "relevance" and len(where) == 1:
+            sql = _by_relevance(where)
+        else:
+            sql = _in_window(where, "rank" if sort == "relevance" else "at desc, id desc")
+        rows = _rows(db, sql, params)
     except sqlite3.OperationalError as e:  # what our own check let through, FTS5 still refuses
         if "fts5" not in str(e):
             raise
         raise QueryError(f"search query {query!r}", str(e)) from e
-    ranked = rows[0]["ranked"] if rows else 0
+    full = bool(rows and rows[0]["window_full"])
     for row in rows:
-        del row["ranked"]
+        del row["window_full"]
         _decode(row, "entities")
         row["alert_worthy"] = bool(row["alert_worthy"])
         row["snippet"] = display_text(row["snippet"])
-    full = window and ranked >= params["window"]
     return SearchResults(rows, params["window"] if full else None)
 
 
 _WHEN = "coalesce(a.published, a.first_seen)"
+_HIT_COLUMNS = f"""a.id, a.title, a.url, a.published, {_FEED_NAME} as feed, a.story_id,
+    a.entities, a.alert_worthy, a.score"""
+_SNIPPET = "snippet(article_search_fts, -1, '[', ']', '…', 16) as snippet"
+
+
+def _matches(where: list[str], joined: bool, *, feeds: bool = False) -> str:
+    # Without filters the index alone answers: joining articles would cost a lookup per match.
+    join = "join articles a on a.id = fts.rowid" if joined else ""
+    if feeds:
+        join += " join feeds f on f.id = a.feed_id"
+    return f"from article_search_fts fts {join} where {' and '.join(where)}"
+
+
+def _by_relevance(where: list[str]) -> str:
+    """bm25 order among the matches from the window's oldest on, with no filters to apply.
+    Finding that oldest match walks the index newest first without scoring; FTS5 then scores
+    only the window and hands the hits over in rank order, with snippets for the page alone."""
+    return f"""
+        with bound as (
+            select case when :window is null then 0 else coalesce((
+                select fts.rowid {_matches(where, False)}
+                order by fts.rowid desc limit 1 offset :window - 1), 0) end as floor
+        )
+        select {_HIT_COLUMNS}, fts.rank as rank, {_SNIPPET},
+               (select floor from bound) > 0 as window_full
+        {_matches(where, True, feeds=True)} and fts.rowid >= (select floor from bound)
+        order by fts.rank limit :limit offset :offset
+    """
+
+
+def _in_window(where: list[str], order: str) -> str:
+    """``order`` among the newest matches that pass the filters, found in one walk of the index
+    newest first that scores only what passes, stopping when the window is full."""
+    return f"""
+        with window as materialized (
+            select fts.rowid as id, fts.rank as rank, {_WHEN} as at
+            {_matches(where, True)} order by fts.rowid desc limit coalesce(:window, -1)
+        ), hits as (
+            select id, rank, at from window order by {order} limit :limit offset :offset
+        )
+        select {_HIT_COLUMNS}, hits.rank, {_SNIPPET},
+               (select count(*) from window) >= :window as window_full
+        from hits  -- cross join: look each hit up in the index, never scan it again
+        cross join article_search_fts on article_search_fts.rowid = hits.id
+        join articles a on a.id = hits.id
+        join feeds f on f.id = a.feed_id
+        where article_search_fts match :match
+        order by {", ".join("hits." + term for term in order.split(", "))}
+    """
 
 
 def _feed_ids(db: Database, feed: str) -> list[int]:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, RuleSyntaxError
 from monitor.outbox import QuietHours, parse_quiet_hours
+from monitor.rules import DEFAULT_THRESHOLD, DETECTORS, Query, Rule, default_rule, parse_query
 from monitor.schedule import Schedule, parse_duration, parse_schedule, parse_timezone
 
 DEFAULT_PATH = Path("config/monitor.toml")
@@ -156,11 +157,72 @@ KEYS: tuple[Section, ...] = (
             Key(
                 "entities",
                 "entities",
-                "Entity name -> list of aliases in any script. Latin aliases "
-                "match case-insensitively on word boundaries, CJK aliases as substrings.",
+                "Entity name -> list of aliases in any script, or a table "
+                "{ aliases = [...], exclude = [...], case_sensitive = true }. Latin aliases "
+                "match case-insensitively on word boundaries (possessives and hyphens "
+                "included), CJK aliases as substrings. An exclude phrase that contains an alias "
+                '("apple pie", "open AI model") hides the mentions inside it; one that does not '
+                '("fruit") hides every mention in a sentence that contains it.',
                 required=True,
             ),
         ),
+    ),
+    Section(
+        "detect",
+        "The hardware_partnership detector and the default rule.",
+        (
+            Key(
+                "threshold",
+                "score",
+                "Lowest hardware_partnership score (0..1) the default rule alerts on.",
+                default=DEFAULT_THRESHOLD,
+            ),
+            Key(
+                "default_rule",
+                "bool",
+                "Alert when a watched entity is a party of a hardware partnership scoring at "
+                "least the threshold, on every channel. Set to false to alert only on [[rules]].",
+                default=True,
+            ),
+        ),
+    ),
+    Section(
+        "rules",
+        "Named alert rules, each routed to channels; one [[rules]] table each.",
+        (
+            Key("name", "str", "A unique name, shown in explanations.", required=True),
+            Key(
+                "query",
+                "query",
+                'Boolean query over title, summary and content: words, "quoted phrases", '
+                "AND, OR, NOT, parentheses, a NEAR/n b (within n words), prefix*. "
+                "Omit for no condition on the text.",
+            ),
+            Key(
+                "entities",
+                "str_list",
+                "Organisations (watched or from the gazetteer) of which one must be a party "
+                "(with a detector) or be named (without); default: any watched entity.",
+            ),
+            Key(
+                "detector",
+                "choice",
+                "Detector the article must pass, or none for a text-only rule.",
+                default=DETECTORS[0],
+                choices=DETECTORS,
+            ),
+            Key(
+                "min_score",
+                "score",
+                "Lowest detector score (0..1); default: detect.threshold.",
+            ),
+            Key(
+                "channels",
+                "str_list",
+                "Channel names its alerts go to; default: every channel.",
+            ),
+        ),
+        many=True,
     ),
     Section(
         "stories",
@@ -403,12 +465,43 @@ def _str_list(path: str, value: Any) -> tuple[str, ...]:
     return tuple(_str(f"{path}[{i}]", v) for i, v in enumerate(value))
 
 
-def _entities(path: str, value: Any) -> dict[str, tuple[str, ...]]:
+def _entities(path: str, value: Any) -> dict[str, WatchedEntity]:
     if not isinstance(value, dict) or not value:
         raise ConfigError(
             path, "expected a table of entity name = [aliases], with at least one entity"
         )
-    return {name: _str_list(f"{path}.{name}", aliases) for name, aliases in value.items()}
+    return {name: _entity(f"{path}.{name}", spec) for name, spec in value.items()}
+
+
+_ENTITY_KEYS = ("aliases", "exclude", "case_sensitive")
+
+
+def _entity(path: str, value: Any) -> WatchedEntity:
+    """``["OpenAI"]`` or ``{ aliases = [...], exclude = [...], case_sensitive = false }``."""
+    if not isinstance(value, dict):
+        return WatchedEntity(_str_list(path, value))
+    for key in value:
+        if key not in _ENTITY_KEYS:
+            raise ConfigError(
+                f"{path}.{key}", f"unknown key (known keys: {', '.join(_ENTITY_KEYS)})"
+            )
+    if "aliases" not in value:
+        raise ConfigError(f"{path}.aliases", "is required")
+    exclude = _str_list(f"{path}.exclude", value["exclude"]) if "exclude" in value else ()
+    case_sensitive = _bool(f"{path}.case_sensitive", value.get("case_sensitive", False))
+    return WatchedEntity(_str_list(f"{path}.aliases", value["aliases"]), exclude, case_sensitive)
+
+
+def _query(path: str, value: Any) -> Query:
+    text = _str(path, value)
+    try:
+        return parse_query(text)
+    except RuleSyntaxError as e:
+        pointer = " " * (e.column - 1) + "^"
+        raise ConfigError(
+            path,
+            f"cannot parse the query at column {e.column}: {e.message}\n    {text}\n    {pointer}",
+        ) from None
 
 
 _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
@@ -425,6 +518,7 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "quiet_hours": _quiet_hours,
     "folder": _folder,
     "entities": _entities,
+    "query": _query,
 }
 
 
@@ -444,6 +538,19 @@ def _default(section: str, key: str) -> Any:
     """A key's default from KEYS, validated: the one place defaults are written down."""
     spec = next(k for k in _section(section).keys if k.name == key)
     return _check(spec, f"{section}.{key}", spec.default)
+
+
+@dataclass(frozen=True)
+class WatchedEntity:
+    aliases: tuple[str, ...]
+    exclude: tuple[str, ...] = ()  # negative contexts (see the watch.entities key)
+    case_sensitive: bool = False
+
+
+@dataclass(frozen=True)
+class DetectConfig:
+    threshold: float = _default("detect", "threshold")
+    default_rule: bool = _default("detect", "default_rule")
 
 
 @dataclass(frozen=True)
@@ -509,6 +616,16 @@ class Config:
     story_window: int  # seconds
     channels: tuple[ChannelConfig, ...]
     source: str | None = None  # the file it was read from, for messages
+    detect: DetectConfig = DetectConfig()
+    rules: tuple[Rule, ...] = ()  # the configured [[rules]], channels resolved
+    entity_excludes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    case_sensitive: frozenset[str] = frozenset()
+
+    def alert_rules(self) -> tuple[Rule, ...]:
+        """Every rule an article is checked against: the default rule (unless turned off) and
+        the configured ones, in that order."""
+        default = default_rule(self.detect.threshold, (c.name for c in self.channels))
+        return ((default,) if self.detect.default_rule else ()) + self.rules
 
 
 def _validate_table(path: str, section: Section, table: Any) -> dict[str, Any]:
@@ -641,14 +758,62 @@ def _parse(data: Mapping[str, Any]) -> Config:
             raise ConfigError(f"channels[{i}].name", f"duplicate channel name {clean['name']!r}")
         channels.append(_channel(f"channels[{i}]", raw, clean))
 
+    watched: dict[str, WatchedEntity] = tables["watch"]["entities"]
+    detect = DetectConfig(**tables["detect"])
     return Config(
         storage_path=tables["storage"]["path"],
         fetch=fetch,
         feeds=tuple(feeds),
-        entities=tables["watch"]["entities"],
+        entities={name: e.aliases for name, e in watched.items()},
         story_window=tables["stories"]["window"],
         channels=tuple(channels),
+        detect=detect,
+        rules=_rules(data.get("rules", []), detect, channels, watched),
+        entity_excludes={name: e.exclude for name, e in watched.items() if e.exclude},
+        case_sensitive=frozenset(name for name, e in watched.items() if e.case_sensitive),
     )
+
+
+def _rules(
+    raw_rules: Any,
+    detect: DetectConfig,
+    channels: list[ChannelConfig],
+    watched: Mapping[str, WatchedEntity],
+) -> tuple[Rule, ...]:
+    from monitor.gazetteer import ORGANISATIONS
+
+    if not isinstance(raw_rules, list):
+        raise ConfigError("rules", "expected [[rules]] tables")
+    channel_names = [c.name for c in channels]
+    rules: list[Rule] = []
+    for i, raw in enumerate(raw_rules):
+        path = f"rules[{i}]"
+        clean = _validate_table(path, _section("rules"), raw)
+        if clean["name"] == "default" or any(r.name == clean["name"] for r in rules):
+            raise ConfigError(f"{path}.name", f"duplicate rule name {clean['name']!r}")
+        for j, name in enumerate(clean["channels"] or ()):
+            if name not in channel_names:
+                raise ConfigError(f"{path}.channels[{j}]", f"no channel named {name!r}")
+        for j, name in enumerate(clean["entities"] or ()):
+            if name not in watched and name not in ORGANISATIONS:
+                raise ConfigError(
+                    f"{path}.entities[{j}]",
+                    f"{name!r} is neither a watched entity nor a gazetteer organisation",
+                )
+        if clean["detector"] == "none" and "min_score" in raw:
+            raise ConfigError(f"{path}.min_score", "only applies to a rule with a detector")
+        rules.append(
+            Rule(
+                name=clean["name"],
+                query=clean["query"],
+                channels=tuple(clean["channels"] or channel_names),
+                entities=clean["entities"],
+                detector=clean["detector"],
+                min_score=detect.threshold if clean["min_score"] is None else clean["min_score"],
+                query_text=raw.get("query", ""),
+            )
+        )
+    return tuple(rules)
 
 
 def resolve_path(explicit: str | None, environ: Mapping[str, str] | None = None) -> Path:

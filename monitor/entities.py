@@ -66,6 +66,23 @@ class _AliasSet:
     def _fold(text: str, ignore_case: bool) -> str:
         return text.casefold() if ignore_case else text
 
+    def mentions(self, text: str) -> list[tuple[int, int, str]]:
+        """Every mention as (start, end, organisation), in no particular order."""
+        found: list[tuple[int, int, str]] = []
+        for alias, name in self.substrings:
+            at = text.find(alias)
+            while at >= 0:
+                found.append((at, at + len(alias), name))
+                at = text.find(alias, at + len(alias))
+        for m in _WORD.finditer(text):
+            word = self._fold(m.group(0), self.ignore_case)
+            if word in self.single:
+                found.append((m.start(), m.end(), self.single[word]))
+            for pattern, name in self.multi.get(word, ()):
+                if (hit := pattern.match(text, m.start())) is not None:
+                    found.append((hit.start(), hit.end(), name))
+        return found
+
     def find(self, text: str) -> set[str]:
         found = {name for alias, name in self.substrings if alias in text}
         words = set(_WORD.findall(self._fold(text, self.ignore_case)))
@@ -76,16 +93,50 @@ class _AliasSet:
 
 
 @dataclass(frozen=True)
+class _Exclusions:
+    """One watched entity's negative contexts.
+
+    A phrase that contains one of the entity's aliases ("apple pie", "open AI model") hides the
+    mentions inside it; a phrase that does not ("fruit", "orchard") hides every mention of the
+    entity in a text that contains it.
+    """
+
+    masks: re.Pattern[str] | None
+    vetoes: re.Pattern[str] | None
+
+    def keep(self, text: str, spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+        if self.vetoes is not None and self.vetoes.search(text):
+            return []
+        if self.masks is None:
+            return spans
+        hidden = [(m.start(), m.end()) for m in self.masks.finditer(text)]
+        return [s for s in spans if not any(a <= s[0] and s[1] <= b for a, b in hidden)]
+
+
+def _phrases(phrases: Iterable[str]) -> re.Pattern[str] | None:
+    parts = [re.escape(p) if _CJK.search(p) else _regex_pattern(p) for p in phrases if p.strip()]
+    return re.compile("|".join(parts), re.I) if parts else None
+
+
+@dataclass(frozen=True)
 class Watchlist:
     """Watched entities and the known organisations, compiled once per configuration."""
 
     watched: frozenset[str]
     _watched_aliases: _AliasSet
+    _exact_aliases: _AliasSet  # watched entities configured as case-sensitive
     _known_aliases: _AliasSet
+    _exclusions: Mapping[str, _Exclusions]
 
     @classmethod
-    def build(cls, entities: Mapping[str, Iterable[str]]) -> Watchlist:
+    def build(
+        cls,
+        entities: Mapping[str, Iterable[str]],
+        exclude: Mapping[str, Iterable[str]] | None = None,
+        case_sensitive: Iterable[str] = (),
+    ) -> Watchlist:
         entities = {name: tuple(aliases) for name, aliases in entities.items()}
+        exact = set(case_sensitive)
         # A watched entity's configured aliases replace the gazetteer's for the same name;
         # gazetteer organisations that a watched alias already covers are dropped.
         watched_spellings = {s.casefold() for spellings in entities.values() for s in spellings}
@@ -95,13 +146,56 @@ class Watchlist:
             if name not in entities
             and not any(s.casefold() in watched_spellings for s in spellings)
         }
-        # Watched aliases match in any case, as configured. Gazetteer names are matched as
-        # written, because several are common words in lower case (apple, arm, meta, flex).
+        exclusions = {}
+        for name, phrases in (exclude or {}).items():
+            one = _AliasSet.build({name: entities.get(name, ())}, ignore_case=True)
+            masks = [p for p in phrases if one.find(p)]
+            vetoes = [p for p in phrases if not one.find(p)]
+            exclusions[name] = _Exclusions(_phrases(masks), _phrases(vetoes))
+        # Watched aliases match in any case, as configured, unless the entity is declared
+        # case-sensitive. Gazetteer names are matched as written, because several are common
+        # words in lower case (apple, arm, meta, flex).
         return cls(
             frozenset(entities),
-            _AliasSet.build(entities, ignore_case=True),
+            _AliasSet.build(
+                {n: a for n, a in entities.items() if n not in exact}, ignore_case=True
+            ),
+            _AliasSet.build({n: a for n, a in entities.items() if n in exact}, ignore_case=False),
             _AliasSet.build(known, ignore_case=False),
+            exclusions,
         )
 
     def organisations_in(self, text: str) -> set[str]:
-        return self._watched_aliases.find(text) | self._known_aliases.find(text)
+        found = (
+            self._watched_aliases.find(text)
+            | self._exact_aliases.find(text)
+            | self._known_aliases.find(text)
+        )
+        for name in found & self._exclusions.keys():
+            if not self._watched_mentions(text, name):
+                found.discard(name)
+        return found
+
+    def mentions(self, text: str) -> list[tuple[int, int, str]]:
+        """Every mention as (start, end, organisation), sorted by position; negative contexts
+        applied, and a shorter alias inside a longer one ("立讯" in "立讯精密") counted once."""
+        spans = self._watched_aliases.mentions(text) + self._exact_aliases.mentions(text)
+        for name in {n for _, _, n in spans} & self._exclusions.keys():
+            kept = self._exclusions[name].keep(text, [s for s in spans if s[2] == name])
+            spans = [s for s in spans if s[2] != name] + kept
+        spans += self._known_aliases.mentions(text)
+        spans.sort(key=lambda s: (s[0], -s[1]))
+        out: list[tuple[int, int, str]] = []
+        for span in spans:
+            if out and span[0] < out[-1][1]:
+                continue
+            out.append(span)
+        return out
+
+    def _watched_mentions(self, text: str, name: str) -> list[tuple[int, int, str]]:
+        spans = [
+            s
+            for s in self._watched_aliases.mentions(text) + self._exact_aliases.mentions(text)
+            if s[2] == name
+        ]
+        return self._exclusions[name].keep(text, spans)

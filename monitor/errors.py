@@ -5,7 +5,8 @@
     ├── StorageError       the database cannot be opened, migrated or locked (carries the path)
     ├── ParseError         a fetched body is not a feed we can read (carries the URL)
     ├── QueryError         a query of the archive that cannot be run (carries the query)
-    └── DeliveryError      a channel did not accept a digest (carries the channel; temporary or not)
+    ├── DeliveryError      a channel did not accept a digest (carries the channel; temporary or not)
+    └── RuleSyntaxError    a rule's query does not parse (carries the 1-based column)
 
 Foreign exceptions are wrapped once, at the boundary that called the foreign library, with
 ``raise ... from e``, so a log line shows our context and the root cause. Fetch failures are not
@@ -75,3 +76,12 @@ class DeliveryError(MonitorError):
         self.temporary = temporary
         self.retry_after = retry_after  # seconds the channel asked us to wait (Retry-After)
         super().__init__(f"channel {channel!r}: {message}")
+
+
+class RuleSyntaxError(MonitorError):
+    """A rule's query does not parse. ``column`` is 1-based, where the problem starts."""
+
+    def __init__(self, column: int, message: str) -> None:
+        self.column = column
+        self.message = message
+        super().__init__(f"column {column}: {message}")

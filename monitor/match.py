@@ -1,113 +1,90 @@
-"""Match stage: which watched entities an article mentions, and whether it reads as a
-hardware-partnership story. Pure: article and watch list in, Match out.
+"""Match stage: which watched entities an article mentions, what hardware partnership it reports,
+and which rules it satisfies. Pure: article, watch list and rules in, Match out.
 
-First version, deliberately simple and explainable: an article is alert-worthy when a sentence in
-its title or lead carries a partnership cue (deal, agreement, tie-up, to assemble, 签署, 代工, ...)
-together with a hardware cue (chip, server, device, 芯片, ...), and a watched entity is named in
-the title or in that sentence (so a passing mention does not count). ``match_article`` is the one
-entry point a later scored detector replaces.
+The detector (monitor.detect) reads the event; the rules (monitor.rules) decide whether it is
+worth an alert and where it goes. Without configured rules the default rule applies: a watched
+entity is a party of a hardware partnership scoring at least DEFAULT_THRESHOLD.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from collections.abc import Sequence
 
-from monitor.cues import HARDWARE_RE, PARTNERSHIP_RE
+from monitor.detect import Detection, detect, split_sentences
 from monitor.entities import Watchlist
 from monitor.records import Article, Match
+from monitor.rules import DEFAULT_THRESHOLD, Document, Rule, default_rule, rule_matches
 
-LEAD_SENTENCES = 3  # sentences of the body, after the title, that count as the lead
-ALERT_THRESHOLD = 0.5
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“‘(\[]?[A-Z0-9\u4e00-\u9fff])|(?<=[。！？；])|\n+")
+__all__ = ["DEFAULT_THRESHOLD", "body_text", "explain_lines", "match_article", "split_sentences"]
 
 
-def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
-
-
-@dataclass(frozen=True)
-class _Sentence:
-    where: str  # "title", "lead" or "body"
-    text: str
-    partnership: tuple[str, ...]
-    hardware: tuple[str, ...]
-    organisations: frozenset[str]
-
-
-def _sentence(where: str, text: str, watchlist: Watchlist) -> _Sentence:
-    return _Sentence(
-        where,
-        text,
-        tuple(dict.fromkeys(m.group(0).lower() for m in PARTNERSHIP_RE.finditer(text))),
-        tuple(dict.fromkeys(m.group(0).lower() for m in HARDWARE_RE.finditer(text))),
-        frozenset(watchlist.organisations_in(text)),
-    )
-
-
-def _body_text(article: Article) -> str:
+def body_text(article: Article) -> str:
     # The summary is usually the lead; content may start with the same words. Use content when
     # it is richer, else the summary.
     return article.content if len(article.content) > len(article.summary) else article.summary
 
 
-def match_article(article: Article, watchlist: Watchlist) -> Match:
-    """Decide whether an article is an alert-worthy hardware-partnership story, and explain why."""
-    body = split_sentences(_body_text(article))
-    title = _sentence("title", article.title, watchlist)
-    head = [title] + [_sentence("lead", s, watchlist) for s in body[:LEAD_SENTENCES]]
-    rest_orgs = watchlist.organisations_in(" ".join(body[LEAD_SENTENCES:]))
-
-    organisations = set(rest_orgs).union(*(s.organisations for s in head))
+def match_article(
+    article: Article, watchlist: Watchlist, rules: Sequence[Rule] | None = None
+) -> Match:
+    """Detect the event, apply the rules (default: the default rule) and explain the outcome."""
+    rules = (default_rule(),) if rules is None else rules
+    body = body_text(article)
+    detection = detect(article.title, body, watchlist)
+    organisations = detection.organisations | watchlist.organisations_in(body)
     entities = tuple(sorted(organisations & watchlist.watched))
-
-    # Evidence: a title/lead sentence with both cues; the title's cues also pair with a lead
-    # sentence's (headlines are terse: "OpenAI taps Luxshare" over "... to build its device").
-    evidence = [s for s in head if s.partnership and s.hardware]
-    if not evidence and title.partnership:
-        evidence = [s for s in head[1:] if s.hardware]
-    salient = title.organisations | frozenset().union(*(s.organisations for s in evidence))
-    salient_watched = sorted(salient & watchlist.watched)
-
-    score = 0.0
-    if evidence:
-        score += 0.4
-    if title.partnership:
-        score += 0.2
-    if title.hardware:
-        score += 0.15
-    if any(len(s.organisations | title.organisations) >= 2 for s in evidence):
-        score += 0.15
-    if title.organisations & watchlist.watched:
-        score += 0.1
-    score = round(min(score, 1.0), 2)
-
-    alert_worthy = bool(evidence and salient_watched and score >= ALERT_THRESHOLD)
-    why = _explain(title, evidence, salient_watched, entities, organisations)
-    return Match(entities, tuple(sorted(organisations)), alert_worthy, score, tuple(why))
+    document = Document(f"{article.title}\n{body}") if any(r.query for r in rules) else None
+    matched = [r for r in rules if rule_matches(r, detection, entities, organisations, document)]
+    channels = tuple(dict.fromkeys(c for r in matched for c in r.channels))
+    why = explain_lines(detection, entities, organisations, [r.name for r in matched])
+    return Match(
+        entities=entities,
+        organisations=tuple(sorted(organisations)),
+        alert_worthy=bool(matched),
+        score=detection.score,
+        why=tuple(why),
+        event=detection.event,
+        rules=tuple(r.name for r in matched),
+        channels=channels,
+    )
 
 
-def _explain(
-    title: _Sentence,
-    evidence: list[_Sentence],
-    salient_watched: list[str],
+def summary_line(detection: Detection) -> str:
+    """The one line a digest shows: who, what, how far, how sure, and the cues."""
+    event = detection.event
+    if event is None:
+        return "no sentence in the title or lead pairs a partnership cue with a hardware cue"
+    parties = " + ".join(p.name + ("*" if p.watched else "") for p in event.parties) or "?"
+    return (
+        f"{event.kind} {event.score:.2f}: {parties}; {event.object}, {event.stage}; "
+        f"cues ({event.where}): {', '.join(event.partnership_cues)} / "
+        f"{', '.join(event.hardware_cues)}"
+    )
+
+
+def explain_lines(
+    detection: Detection,
     entities: tuple[str, ...],
-    organisations: set[str],
+    organisations: frozenset[str],
+    rules: Sequence[str],
 ) -> list[str]:
-    why = []
-    if evidence:
-        cues_p = sorted({c for s in [*evidence, title] for c in s.partnership})
-        cues_h = sorted({c for s in [*evidence, title] for c in s.hardware})
-        why.append(f"partnership cues: {', '.join(cues_p)}; hardware cues: {', '.join(cues_h)}")
-        why.append(f"evidence ({evidence[0].where}): {evidence[0].text}")
-    else:
-        why.append("no sentence in the title or lead pairs a partnership cue with a hardware cue")
+    event = detection.event
+    why = [summary_line(detection)]
+    if event is not None:
+        why.append(f"evidence ({event.where}): {event.evidence[0]}")
+        why.extend(f"evidence: {text}" for text in event.evidence[1:2])
+    party_names = {p.name for p in event.parties} if event else set()
+    salient_watched = sorted(party_names & set(entities))
     if salient_watched:
         why.append(f"watched: {', '.join(salient_watched)}")
-    elif entities:
-        why.append(f"watched entities only in passing: {', '.join(entities)}")
-    others = sorted(organisations - set(entities))
+    passing = sorted(set(entities) - party_names)
+    if passing:
+        why.append(f"watched entities only in passing: {', '.join(passing)}")
+    if detection.contrary:
+        why.append("lowered by: " + ", ".join(f"{cat} ({cue})" for cat, cue in detection.contrary))
+    others = sorted(party_names - set(entities))
     if others:
         why.append(f"also involved: {', '.join(others)}")
+    if rules:
+        why.append(f"rules: {', '.join(rules)}")
     return why

@@ -34,10 +34,12 @@ from monitor.config import Config
 from monitor.entities import Watchlist
 from monitor.errors import ParseError
 from monitor.match import match_article
+from monitor.rules import Rule
 from monitor.normalise import normalise
 from monitor.parse import parse_feed
 from monitor.records import (
     Article,
+    Match,
     CycleSummary,
     DueFeed,
     FeedOutcome,
@@ -59,10 +61,13 @@ class Context:
     store: Store
     watchlist: Watchlist
     rng: random.Random
+    rules: tuple[Rule, ...] | None = None  # what is alert-worthy and where it goes;
+    # None: the default rule, on every channel
 
     @classmethod
     def build(cls, config: Config, store: Store, rng: random.Random | None = None) -> Context:
-        return cls(config, store, Watchlist.build(config.entities), rng or random.Random())
+        watchlist = Watchlist.build(config.entities, config.entity_excludes, config.case_sensitive)
+        return cls(config, store, watchlist, rng or random.Random(), config.alert_rules())
 
 
 async def poll(
@@ -328,10 +333,20 @@ def ingest(ctx: Context, feed: DueFeed, article: Article, now: datetime) -> tupl
         store.add_sighting(feed.id, article.guid, existing, now)
         store.prefer_earlier_copy(existing, feed.id, article)
         return 0, 0, 0
-    match = match_article(article, ctx.watchlist)
+    match = match_article(article, ctx.watchlist, ctx.rules)
     article_id = store.add_article(feed.id, article, match, now)
     if not match.alert_worthy:
         return 1, 0, 0
+    story_created, queued = file_story(ctx, article_id, article, match, now)
+    return 1, story_created, queued
+
+
+def file_story(
+    ctx: Context, article_id: int, article: Article, match: Match, now: datetime
+) -> tuple[int, int]:
+    """Put an alert-worthy article into a story, joining a recent one about the same parties or
+    starting one queued on the channels its rules route to: (new stories, alerts queued)."""
+    store = ctx.store
     published = article.published or now
     window = timedelta(seconds=ctx.config.story_window)
     candidates = store.story_candidates(published - window, published + window)
@@ -340,6 +355,8 @@ def ingest(ctx: Context, feed: DueFeed, article: Article, now: datetime) -> tupl
     )
     if story_id is not None:
         store.join_story(story_id, article_id, match, published, now)
-        return 1, 0, 0
+        return 0, 0
     story_id = store.create_story(article_id, article, match, published, now)
-    return 1, 1, store.queue_deliveries(story_id, ctx.config.channels, now)
+    # A match that names no channel came from rules that route nowhere in particular.
+    channels = [c for c in ctx.config.channels if c.name in match.channels or not match.channels]
+    return 1, store.queue_deliveries(story_id, channels, now)

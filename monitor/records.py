@@ -85,14 +85,45 @@ class Article:
 
 
 @dataclass(frozen=True)
+class Party:
+    """One organisation taking part in an event (detect → match)."""
+
+    name: str  # configured name of a watched entity, else the gazetteer's name
+    watched: bool  # one of the configured watched entities
+
+
+@dataclass(frozen=True)
+class Event:
+    """A typed hardware-partnership event read from one article (detect → match/cluster/store).
+
+    ``object`` and ``stage`` come from fixed vocabularies (OBJECTS and STAGES in monitor.detect),
+    so they can be compared across articles and outlets.
+    """
+
+    kind: str  # the detector that produced it: "hardware_partnership"
+    parties: tuple[Party, ...]  # salient organisations (title or evidence), watched ones first
+    object: str  # what the deal is about: "device", "custom chip", "memory supply", ...
+    stage: str  # "rumoured", "announced", "confirmed" or "ended"
+    score: float  # 0..1: how surely this is a hardware partnership
+    evidence: tuple[str, ...]  # the sentence(s) that carry it, best first
+    partnership_cues: tuple[str, ...]  # cues as written in the evidence, e.g. "signs", "deal"
+    hardware_cues: tuple[str, ...]  # e.g. "device", "芯片"
+    where: str  # where the best evidence stands: "title", "lead" or "body"
+
+
+@dataclass(frozen=True)
 class Match:
     """What the matcher found in an article (match → cluster/store)."""
 
     entities: tuple[str, ...]  # watched entities mentioned, by configured name
     organisations: tuple[str, ...]  # every known organisation mentioned (watched ones included)
-    alert_worthy: bool  # a watched entity in a hardware-partnership story
-    score: float  # 0..1 confidence that this is a hardware partnership
-    why: tuple[str, ...]  # human-readable reasons, evidence first
+    alert_worthy: bool  # at least one rule matched (the default: a watched entity is a party
+    # of a hardware partnership scoring at least the threshold)
+    score: float  # 0..1 confidence that this is a hardware partnership (the event's score)
+    why: tuple[str, ...]  # human-readable reasons: a one-line summary first, then evidence
+    event: Event | None = None  # None when the article reads as no hardware partnership at all
+    rules: tuple[str, ...] = ()  # names of the rules that matched, in configuration order
+    channels: tuple[str, ...] = ()  # channels those rules route to; empty when none matched
 
 
 @dataclass(frozen=True)

@@ -230,3 +230,13 @@ def m_issue5_delivery_lanes(db: sqlite_utils.Database) -> None:
     # deliveries.outlets_reported: how many outlets the channel was last told of for the story.
     db.table("deliveries").add_column("outlets_reported", int)
     digests.create_index(["channel", "lane", "sent_at"])
+
+
+@migrations()
+def m_issue8_events(db: sqlite_utils.Database) -> None:
+    """The detector's typed event (JSON) on each article and story, and which rules matched an
+    article and the channels they route to (JSON lists)."""
+    db.table("articles").add_column("event", str)
+    db.table("articles").add_column("rules", str)
+    db.table("articles").add_column("channels", str)
+    db.table("stories").add_column("event", str)

@@ -15,6 +15,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,10 @@ _CONFIG_REASONS = (None, "disabled in config", "removed from config")
 
 def _json(value: Iterable[Any]) -> str:
     return json.dumps(list(value), ensure_ascii=False)
+
+
+def _event_json(match: Match) -> str | None:
+    return None if match.event is None else json.dumps(asdict(match.event), ensure_ascii=False)
 
 
 class Store:
@@ -325,6 +330,9 @@ class Store:
                 "alert_worthy": int(match.alert_worthy),
                 "score": match.score,
                 "why": _json(match.why),
+                "event": _event_json(match),
+                "rules": _json(match.rules),
+                "channels": _json(match.channels),
             }
         )
         article_id = _last_id(table)
@@ -361,6 +369,7 @@ class Store:
                 "organisations": _json(match.organisations),
                 "score": match.score,
                 "why": _json(match.why),
+                "event": _event_json(match),
                 "alerted": 0,
             }
         )

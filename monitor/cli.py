@@ -24,6 +24,7 @@ from monitor.errors import ConfigError, MonitorError, QueryError, StorageError
 from monitor.notify import redact_url, scrub
 from monitor.output import FORMATS, format_rows
 from monitor.pipeline import Context, poll
+from monitor.rules import describe
 from monitor.schedule import parse_duration
 from monitor.store import Store
 from monitor.timeutil import utcnow
@@ -464,6 +465,10 @@ def check_config(state: State) -> None:
         if c.type == "webhook":
             extras.append(f"format {c.format}" + (", signed" if c.secret or c.secret_env else ""))
         click.echo(f"    - {c.name} ({c.type}) -> {target}, {', '.join(extras)}")
+    rules = config.alert_rules()
+    click.echo(f"  {len(rules)} rules:")
+    for rule in rules:
+        click.echo(f"    - {describe(rule)}")
 
 
 @cli.command("config-keys")

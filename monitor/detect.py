@@ -266,8 +266,12 @@ def _two_sided(evidence: Evidence) -> bool:
 
 
 def _object(evidence: list[Evidence]) -> str:
-    named = {c[2] for e in evidence for c in e.hardware}
-    return next((o for o in OBJECTS if o in named), "hardware")
+    """The most specific object the best evidence names, else any evidence."""
+    for group in (evidence[:1], evidence):
+        named = {c[2] for e in group for c in e.hardware}
+        if found := next((o for o in OBJECTS if o in named), None):
+            return found
+    return "hardware"
 
 
 def _stage(sentences: list[Sentence]) -> str:
@@ -275,11 +279,15 @@ def _stage(sentences: list[Sentence]) -> str:
     return next((s for s in STAGE_PRIORITY if s in named), "announced")
 
 
-def _parties(
-    sentences: list[Sentence], evidence: list[Evidence], watchlist: Watchlist
-) -> tuple[Party, ...]:
+def _parties(salient: list[Sentence], watchlist: Watchlist) -> tuple[Party, ...]:
+    """A title that names two organisations names the parties; the lead's asides ("Luxshare,
+    best known for assembling iPhones for Apple") do not add to them. Otherwise the title's and
+    the evidence's organisations, in order of appearance."""
+    head = [s for s in salient if s.where == "title"]
+    if head and len(head[0].organisations) >= 2:
+        salient = head
     names: dict[str, None] = {}
-    for s in sentences:
+    for s in salient:
         for _, _, name in sorted(s.mentions):
             names[name] = None
     watched = [n for n in names if n in watchlist.watched]
@@ -301,7 +309,7 @@ def detect(title: str, body: str, watchlist: Watchlist) -> Detection:
     strong_sentences = [e.sentence for e in evidence if e.strength >= best.strength * 0.6]
     head = sentences[0] if sentences[0].where == "title" else None
     salient = ([head] if head else []) + [s for s in strong_sentences if s is not head]
-    parties = _parties(salient, evidence, watchlist)
+    parties = _parties(salient, watchlist)
     if not parties:
         score *= 0.6  # a deal between nobody we can name: "companies like OpenAI are ..."
     elif len(parties) < 2 and not _two_sided(best):

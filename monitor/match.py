@@ -56,9 +56,9 @@ def summary_line(detection: Detection) -> str:
         return "no sentence in the title or lead pairs a partnership cue with a hardware cue"
     parties = " + ".join(p.name + ("*" if p.watched else "") for p in event.parties) or "?"
     return (
-        f"{event.kind} {event.score:.2f}: {parties}; {event.object}, {event.stage}; "
-        f"cues ({event.where}): {', '.join(event.partnership_cues)} / "
-        f"{', '.join(event.hardware_cues)}"
+        f"{event.kind} {event.score:.2f} ({event.where}): {parties}; {event.object}, "
+        f"{event.stage}; cues: {', '.join(event.partnership_cues[:3])} / "
+        f"{', '.join(event.hardware_cues[:3])}"
     )
 
 
@@ -82,9 +82,12 @@ def explain_lines(
         why.append(f"watched entities only in passing: {', '.join(passing)}")
     if detection.contrary:
         why.append("lowered by: " + ", ".join(f"{cat} ({cue})" for cat, cue in detection.contrary))
-    others = sorted(party_names - set(entities))
+    others = [p.name for p in event.parties if not p.watched] if event else []
     if others:
-        why.append(f"also involved: {', '.join(others)}")
+        why.append(f"other parties: {', '.join(others)}")
+    named = sorted(organisations - party_names - set(entities))
+    if named:
+        why.append(f"also named: {', '.join(named)}")
     if rules:
         why.append(f"rules: {', '.join(rules)}")
     return why

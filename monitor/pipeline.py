@@ -34,18 +34,18 @@ from monitor.config import Config
 from monitor.entities import Watchlist
 from monitor.errors import ParseError
 from monitor.match import match_article
-from monitor.rules import Rule
 from monitor.normalise import normalise
 from monitor.parse import parse_feed
 from monitor.records import (
     Article,
-    Match,
     CycleSummary,
     DueFeed,
     FeedOutcome,
     FetchResult,
+    Match,
     ParsedFeed,
 )
+from monitor.rules import Rule
 from monitor.schedule import adaptive_interval, freshness_hint, next_poll
 from monitor.store import Store
 

@@ -262,6 +262,22 @@ def default_rule(threshold: float = DEFAULT_THRESHOLD, channels: Iterable[str] =
     return Rule("default", None, tuple(channels), None, KIND, threshold)
 
 
+def describe(rule: Rule) -> str:
+    """One line for check-config and explanations: the conditions, then the channels."""
+    conditions = [rule.query_text] if rule.query_text else []
+    if rule.detector == KIND:
+        if rule.entities is None:
+            conditions.append("a watched entity is a party")
+        else:
+            conditions.append(f"a party among {', '.join(rule.entities)}")
+        conditions.append(f"{KIND} >= {rule.min_score:.2f}")
+    elif rule.entities is None:
+        conditions.append("names a watched entity")
+    else:
+        conditions.append(f"names one of {', '.join(rule.entities)}")
+    return f"{rule.name}: {'; '.join(conditions)} -> {', '.join(rule.channels) or 'every channel'}"
+
+
 def rule_matches(
     rule: Rule,
     detection: Detection,

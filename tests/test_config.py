@@ -458,7 +458,10 @@ def test_check_config_explains_a_valid_config(tmp_path: Path) -> None:
         "    - team (webhook) -> https://hooks.example/…, schedule every 1h, format json\n"
         "    - morning-mail (email) -> analyst@example.com, lead@example.com, "
         "schedule 0 8 * * *, timezone Europe/Berlin\n"
-        "    - inbox (file) -> digests, schedule immediate\n",
+        "    - inbox (file) -> digests, schedule immediate\n"
+        "  1 rules:\n"
+        "    - default: a watched entity is a party; hardware_partnership >= 0.50"
+        " -> team, morning-mail, inbox\n",
     )
 
 

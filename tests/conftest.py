@@ -145,13 +145,18 @@ class FeedServer(_Server):
 
 
 class Receiver(_Server):
-    """A webhook receiver. ``statuses`` are answered in turn (then 200)."""
+    """A webhook receiver. ``statuses`` are answered in turn (then 200), unless ``decide``."""
 
     def __init__(self) -> None:
         self.statuses: list[int] = []
+        # When set, decides each answer from the request itself (a receiver that checks
+        # signatures, or one that does something before it answers).
+        self.decide: Callable[[Seen], int] | None = None
         super().__init__(self._answer)
 
     def _answer(self, seen: Seen) -> Reply:
+        if self.decide is not None:
+            return Reply(self.decide(seen), {"Content-Type": "application/json"}, b"{}")
         status = self.statuses.pop(0) if self.statuses else 200
         return Reply(status, {"Content-Type": "application/json"}, b'{"ok": true}')
 

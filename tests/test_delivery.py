@@ -1,5 +1,5 @@
 """Integration: digests delivered to a real webhook receiver, a real SMTP server and a folder,
-including a receiver that is down and a crash between digest and send."""
+including a receiver or SMTP server that is down, refuses, or rejects for good."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import sqlite3
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
+from typing import Any
 
+from aiosmtpd.controller import Controller
 from conftest import (
     FeedServer,
     Receiver,
@@ -199,3 +201,102 @@ path = "{tmp_path / "digests"}"
     payload = json.loads((tmp_path / "digests" / f"{digest_id}.json").read_text(encoding="utf-8"))
     assert payload["digest_id"] == digest_id
     assert len(payload["stories"]) == len(expected_stories(LUXSHARE_FEEDS))
+
+
+class RefuseFirst:
+    """An SMTP handler that answers DATA with the given replies in turn, then accepts."""
+
+    def __init__(self, *replies: str) -> None:
+        self.replies = list(replies)
+        self.accepted: list[Any] = []
+        self.refused = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.replies:
+            self.refused += 1
+            return self.replies.pop(0)
+        self.accepted.append(envelope)
+        return "250 OK"
+
+
+def smtp_with(handler: RefuseFirst) -> Controller:
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    return controller
+
+
+def test_smtp_refusing_then_accepting_delivers_the_same_message_once(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    handler = RefuseFirst("451 4.3.0 Mailbox busy, try again")
+    controller = smtp_with(handler)
+    try:
+        channel = email_channel("127.0.0.1", controller.port, "analyst@example.com")
+        config = config_with(tmp_path, feed_server, channel)
+        monitor("--config", str(config), "run", "--once")
+        monitor("--config", str(config), "run", "--once")
+    finally:
+        controller.stop()
+
+    assert handler.refused == 1
+    [accepted] = handler.accepted
+    message = message_from_bytes(accepted.content, policy=email.policy.default)
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        [(digest_id, status, attempts)] = conn.execute(
+            "select id, status, attempts from digests"
+        ).fetchall()
+    assert (status, attempts) == ("sent", 0)
+    assert message["Message-ID"] == f"<{digest_id}@example.com>"
+
+
+def test_smtp_5xx_marks_the_digest_failed_with_the_reason(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    handler = RefuseFirst("554 5.7.1 Message rejected as spam")
+    controller = smtp_with(handler)
+    try:
+        channel = email_channel("127.0.0.1", controller.port, "analyst@example.com")
+        config = config_with(tmp_path, feed_server, channel)
+        monitor("--config", str(config), "run", "--once")
+        monitor("--config", str(config), "run", "--once")
+    finally:
+        controller.stop()
+
+    assert (handler.refused, handler.accepted) == (1, [])
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        rows = conn.execute("select status, last_error from digests").fetchall()
+    assert rows == [("failed", "channel 'mail': SMTP 554 5.7.1 Message rejected as spam")]
+
+
+def test_digest_send_sends_now_whatever_the_schedule(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    folder = tmp_path / "digests"
+    config = config_with(
+        tmp_path,
+        feed_server,
+        f"""
+[[channels]]
+name = "morning"
+type = "file"
+path = "{folder}"
+schedule = "0 8 * * *"
+timezone = "Asia/Tokyo"
+""",
+    )
+    monitor("--config", str(config), "run", "--once")
+    assert not folder.exists()  # not 08:00 in Tokyo since the stories came in
+
+    sent = monitor("--config", str(config), "digest", "--send", "--channel", "morning")
+    again = monitor("--config", str(config), "digest", "--send")
+
+    [digest_json] = folder.glob("*.json")
+    n = len(expected_stories(LUXSHARE_FEEDS))
+    assert sent.output == f"morning: sent {digest_json.stem} ({n} stories)\n"
+    assert again.output == "nothing pending: nothing sent\n"
+    listed = json.loads(
+        monitor("--config", str(config), "deliveries", "--digests", "--format", "json").output
+    )
+    assert [(d["lane"], d["status"], d["stories"]) for d in listed] == [("manual", "sent", n)]
+    both = monitor("--config", str(config), "digest", "--send", "--preview")
+    assert both.exit_code == 2 and "give one of --preview or --send" in both.output

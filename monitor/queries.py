@@ -123,6 +123,10 @@ def search(
         else:
             sql = _in_window(where, "rank" if sort == "relevance" else "at desc, id desc")
         rows = _rows(db, sql, params)
+        if rows and "snippet" not in rows[0]:
+            snippets = _snippets(db, params["match"], [r["id"] for r in rows])
+            for row in rows:
+                row["snippet"] = snippets.get(row["id"])
     except sqlite3.OperationalError as e:  # what our own check let through, FTS5 still refuses
         if "fts5" not in str(e):
             raise
@@ -177,15 +181,26 @@ def _in_window(where: list[str], order: str) -> str:
         ), hits as (
             select id, rank, at from window order by {order} limit :limit offset :offset
         )
-        select {_HIT_COLUMNS}, hits.rank, {_SNIPPET},
+        select {_HIT_COLUMNS}, hits.rank,
                (select count(*) from window) >= :window as window_full
-        from hits  -- cross join: look each hit up in the index, never scan it again
-        cross join article_search_fts on article_search_fts.rowid = hits.id
+        from hits
         join articles a on a.id = hits.id
         join feeds f on f.id = a.feed_id
-        where article_search_fts match :match
         order by {", ".join("hits." + term for term in order.split(", "))}
     """
+
+
+def _snippets(db: Database, match: str, ids: list[int]) -> dict[int, str]:
+    """Snippets for the given matches. One walk over the index between the lowest and the
+    highest id costs less than looking each one up: every lookup starts the query afresh."""
+    listed = ", ".join(str(int(i)) for i in ids)
+    cursor = db.execute(
+        f"select rowid, {_SNIPPET} from article_search_fts "
+        "where article_search_fts match :match and rowid between :low and :high "
+        f"and +rowid in ({listed})",  # the unary + keeps SQLite from turning IN into lookups
+        {"match": match, "low": min(ids), "high": max(ids)},
+    )
+    return dict(cursor.fetchall())
 
 
 def _feed_ids(db: Database, feed: str) -> list[int]:

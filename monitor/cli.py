@@ -16,13 +16,13 @@ from typing import Any, TypeVar
 
 import click
 
-from monitor import __version__, queries
+from monitor import __version__, atom, queries
 from monitor.config import Config, load_config, reference, resolve_path
 from monitor.delivery import deliver, preview_digest
 from monitor.digest import render
 from monitor.errors import ConfigError, MonitorError, QueryError, StorageError
 from monitor.notify import redact_url, scrub
-from monitor.output import FORMATS, format_rows
+from monitor.output import FORMATS, format_record, format_rows
 from monitor.pipeline import Context, poll
 from monitor.rules import describe
 from monitor.schedule import parse_duration
@@ -144,6 +144,7 @@ def run(state: State, once: bool) -> None:
             return
         summary, _ = asyncio.run(poll(Context.build(config, store), utcnow(), force=True))
         outcomes = deliver(store, config, utcnow())
+        atom.export_configured(config, store.db, utcnow())
     click.echo(
         f"polled {summary.feeds_polled} feeds ({summary.not_modified} not modified, "
         f"{summary.failed} failed): {summary.new_articles} new articles, "
@@ -307,6 +308,68 @@ def stories(state: State, since: str | None, alerted: bool | None, limit: int, f
             rows, fmt, ["id", "first_published", "outlet_count", "alerted", "entities", "title"]
         )
     )
+
+
+@cli.command()
+@click.argument("ident", metavar="ID")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.pass_obj
+def show(state: State, ident: str, fmt: str) -> None:
+    """Show one story (ID, or story:ID) with every outlet's copy, its entities, score, why and
+    deliveries; or one article (article:ID) with its match and the feeds that carried it.
+
+    Story IDs are in `monitor stories`, article IDs in `monitor search`.
+
+    Example: monitor show 3
+    """
+    kind, _, number = ident.rpartition(":")
+    if kind not in ("", "story", "article") or not number.isdigit():
+        raise click.BadParameter(
+            f"{ident!r} is not a story ID (3, story:3) or an article ID (article:12)",
+            param_hint="ID",
+        )
+    with state.store(existing=True) as store:
+        if kind == "article":
+            record = queries.article(store.db, int(number))
+        else:
+            record = queries.story(store.db, int(number))
+    if record is None:
+        raise click.ClickException(f"no {kind or 'story'} with ID {number}")
+    click.echo(format_record(record, fmt))
+
+
+@cli.group()
+def export() -> None:
+    """Write the archive in formats other tools read.
+
+    Example: monitor export atom --since 30d > alerts.xml
+    """
+
+
+@export.command("atom")
+@click.option("--since", metavar="WHEN", help="Stories alerted since: 30d, 2025-09-01.")
+@click.option("--limit", default=atom.DEFAULT_LIMIT, show_default=True, type=click.IntRange(1))
+@click.option("--self-url", metavar="URL", help="Where the feed will be served (rel=self link).")
+@click.pass_obj
+def export_atom(state: State, since: str | None, limit: int, self_url: str | None) -> None:
+    """Print an Atom feed of the alerted stories, newest alert first, for any feed reader.
+
+    Each entry links the story, lists its entities, score, why and every outlet's copy. Set
+    [export] atom in the configuration to have `run` keep such a file up to date.
+
+    Example: monitor export atom --since 30d > alerts.xml
+    """
+    start = _moment(since, "--since")
+    with state.store(existing=True) as store:
+        stories = atom.alert_stories(store.db, since=start, limit=limit)
+    click.echo(atom.render(stories, utcnow(), self_url=self_url), nl=False)
 
 
 @cli.command()

@@ -238,6 +238,19 @@ KEYS: tuple[Section, ...] = (
         ),
     ),
     Section(
+        "export",
+        "Files written for other tools.",
+        (
+            Key(
+                "atom",
+                "str",
+                "File to write an Atom feed of the alerted stories (the newest 100 alerted in "
+                "the last 30 days) to after every poll and digest run, for feed readers; "
+                "unset: none. `monitor export atom` prints the same feed.",
+            ),
+        ),
+    ),
+    Section(
         "channels",
         "Where digests go; one [[channels]] table each.",
         (
@@ -626,6 +639,7 @@ class Config:
         the configured ones, in that order."""
         default = default_rule(self.detect.threshold, (c.name for c in self.channels))
         return ((default,) if self.detect.default_rule else ()) + self.rules
+    atom_path: str | None = None  # [export] atom: where to keep an Atom feed of alerts
 
 
 def _validate_table(path: str, section: Section, table: Any) -> dict[str, Any]:
@@ -771,6 +785,7 @@ def _parse(data: Mapping[str, Any]) -> Config:
         rules=_rules(data.get("rules", []), detect, channels, watched),
         entity_excludes={name: e.exclude for name, e in watched.items() if e.exclude},
         case_sensitive=frozenset(name for name, e in watched.items() if e.case_sensitive),
+        atom_path=tables["export"]["atom"],
     )
 
 

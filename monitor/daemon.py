@@ -20,6 +20,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor.atom import export_configured
 from monitor.config import Config
 from monitor.delivery import deliver
 from monitor.pipeline import Context, poll
@@ -48,9 +49,11 @@ def run_daemon(config: Config, store: Store, clock: Callable[[], datetime] = utc
         # Immediate channels go right after the poll; scheduled channels also get here, but
         # their schedule only says "due" when a fire time has passed.
         deliver(store, config, clock())
+        export_configured(config, store.db, clock())  # [export] atom, when set
 
     def digests(channel: str) -> None:
         deliver(store, config, clock(), channel=channel)
+        export_configured(config, store.db, clock())
 
     scheduler.add_job(tick, IntervalTrigger(seconds=TICK), id="poll", next_run_time=clock())
     for channel in config.channels:

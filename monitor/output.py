@@ -51,3 +51,24 @@ def format_rows(
         disable_numparse=True,
     )
     return table
+
+
+def format_record(record: dict[str, Any], fmt: str) -> str:
+    """One record (``monitor show``): JSON, or ``key: value`` lines for people, lists of
+    records as indented blocks."""
+    if fmt == "json":
+        return json.dumps(record, ensure_ascii=False, indent=2)
+    width = max(len(k) for k in record)
+    lines = []
+    for key, value in record.items():
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            lines.append(f"{key}:")
+            for item in value:
+                cells = [_cell(v, truncate=False) for v in item.values()]
+                lines.append("  - " + " | ".join(c for c in cells if c))
+        elif isinstance(value, list) and key == "why":
+            lines.append(f"{key}:")
+            lines.extend(f"  - {reason}" for reason in value)
+        else:
+            lines.append(f"{key + ':':<{width + 1}} {_cell(value, truncate=False)}")
+    return "\n".join(lines)

@@ -345,3 +345,74 @@ def digests(db: Database, *, limit: int = 50) -> list[dict[str, Any]]:
         from digests order by created desc, id desc limit :limit
     """
     return _rows(db, sql, {"limit": limit})
+
+
+def story(db: Database, story_id: int) -> dict[str, Any] | None:
+    """One story with every outlet's copy (earliest first) and the channels it went to."""
+    rows = _rows(
+        db,
+        """
+        select s.id, s.title, s.url, s.first_published, s.first_seen, s.last_seen,
+               s.article_count, s.entities, s.organisations, s.score, s.why,
+               s.alerted, s.alerted_at
+        from stories s where s.id = :id
+        """,
+        {"id": story_id},
+    )
+    if not rows:
+        return None
+    found = _decode(rows[0], "entities", "organisations", "why")
+    found["alerted"] = bool(found["alerted"])
+    found["articles"] = _rows(
+        db,
+        f"""
+        select a.id as article_id, {_FEED_NAME} as feed, a.title, a.url,
+               coalesce(a.published, si.first_seen) as published, a.alert_worthy, a.score
+        from articles a join sightings si on si.article_id = a.id
+        join feeds f on f.id = si.feed_id
+        where a.story_id = :id
+        order by coalesce(a.published, si.first_seen), si.first_seen, si.feed_id
+        """,
+        {"id": story_id},
+    )
+    for article in found["articles"]:
+        article["alert_worthy"] = bool(article["alert_worthy"])
+    found["outlets"] = list(dict.fromkeys(a["feed"] for a in found["articles"]))
+    found["outlet_count"] = len(found["outlets"])
+    found["deliveries"] = _rows(
+        db,
+        "select channel, status, digest_id, queued_at, sent_at, last_error from deliveries "
+        "where story_id = :id order by channel",
+        {"id": story_id},
+    )
+    return found
+
+
+def article(db: Database, article_id: int) -> dict[str, Any] | None:
+    """One article with its match (entities, score, why), its story and the feeds that
+    carried it."""
+    rows = _rows(
+        db,
+        f"""
+        select a.id, a.title, a.url, a.canonical_url, a.published, a.first_seen,
+               {_FEED_NAME} as feed, a.authors, a.entities, a.organisations, a.alert_worthy,
+               a.score, a.why, a.story_id, s.title as story_title, a.summary
+        from articles a join feeds f on f.id = a.feed_id
+        left join stories s on s.id = a.story_id
+        where a.id = :id
+        """,
+        {"id": article_id},
+    )
+    if not rows:
+        return None
+    found = _decode(rows[0], "authors", "entities", "organisations", "why")
+    found["alert_worthy"] = bool(found["alert_worthy"])
+    found["seen_in"] = _rows(
+        db,
+        f"""
+        select {_FEED_NAME} as feed, f.url as feed_url, si.first_seen from sightings si
+        join feeds f on f.id = si.feed_id where si.article_id = :id order by si.first_seen
+        """,
+        {"id": article_id},
+    )
+    return found

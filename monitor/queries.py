@@ -147,8 +147,15 @@ _SNIPPET = "snippet(article_search_fts, -1, '[', ']', '…', 16) as snippet"
 
 
 def _matches(where: list[str], joined: bool, *, feeds: bool = False) -> str:
-    # Without filters the index alone answers: joining articles would cost a lookup per match.
-    join = "join articles a on a.id = fts.rowid" if joined else ""
+    """FROM and WHERE over the index's matches. Without filters the index alone answers:
+    joining articles would cost a lookup per match. To filter, articles are read through the
+    covering index, which holds every column a filter reads (SQLite would not pick it for a
+    lookup by id, and the table's row drags the article's text in); ``feeds`` joins what the
+    output shows instead."""
+    if not joined:
+        return f"from article_search_fts fts where {' and '.join(where)}"
+    index = "" if feeds else "indexed by article_search_filters"
+    join = f"join articles a {index} on a.id = fts.rowid"
     if feeds:
         join += " join feeds f on f.id = a.feed_id"
     return f"from article_search_fts fts {join} where {' and '.join(where)}"

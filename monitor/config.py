@@ -322,7 +322,7 @@ KEYS: tuple[Section, ...] = (
             Key(
                 "path",
                 "str",
-                "File: folder each digest is written into as .txt, .html and .json.",
+                "File: folder each digest is written into as .txt, .html, .json and .eml.",
                 only_for=("file",),
             ),
             Key("smtp_host", "str", "Email: SMTP server host.", only_for=("email",)),

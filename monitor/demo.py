@@ -78,7 +78,7 @@ class DemoResult:
     config: Config
     summary: CycleSummary
     deliveries: list[DeliveryOutcome]
-    digest_files: list[Path]  # what the file channel wrote: .txt, .html and .json per digest
+    digest_files: list[Path]  # what the file channel wrote per digest: .txt, .html, .json, .eml
 
 
 def run_demo(fixtures: Path, out: Path) -> DemoResult:

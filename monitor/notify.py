@@ -19,7 +19,7 @@ import ssl
 import time
 from collections.abc import Iterable
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.utils import formatdate, parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,6 +36,7 @@ from monitor.records import Digest
 log = logging.getLogger("monitor.notify")
 
 TIMEOUT = 30.0
+FILE_SENDER = "monitor <monitor@localhost>"  # the From of a file channel's .eml
 _SMTP_DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 
 
@@ -53,20 +54,22 @@ def send(
 
 
 def write_files(channel: ChannelConfig, digest: Digest, rendered: Rendered) -> list[Path]:
-    """Write <digest_id>.txt, .html and .json into the channel's folder, each atomically."""
+    """Write <digest_id>.txt, .html, .json and .eml (the message an email channel would send)
+    into the channel's folder, each atomically."""
     assert channel.path is not None
     folder = Path(channel.path)
     written = []
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        for suffix, text in (
-            (".txt", rendered.text),
-            (".html", rendered.html),
-            (".json", json.dumps(rendered.payload, ensure_ascii=False, indent=2) + "\n"),
+        for suffix, content in (
+            (".txt", rendered.text.encode()),
+            (".html", rendered.html.encode()),
+            (".json", (json.dumps(rendered.payload, ensure_ascii=False, indent=2) + "\n").encode()),
+            (".eml", build_email(channel, digest, rendered).as_bytes()),
         ):
             target = folder / f"{digest.digest_id}{suffix}"
             partial = target.with_name(target.name + ".partial")
-            partial.write_text(text, encoding="utf-8")
+            partial.write_bytes(content)
             partial.replace(target)
             written.append(target)
     except OSError as e:
@@ -190,14 +193,15 @@ def post_webhook(
 
 
 def build_email(channel: ChannelConfig, digest: Digest, rendered: Rendered) -> EmailMessage:
-    assert channel.from_addr is not None
+    """The message an email channel sends; a file channel writes the same one as .eml."""
+    sender = channel.from_addr or FILE_SENDER
     message = EmailMessage()
     message["Subject"] = rendered.subject
-    message["From"] = channel.from_addr
-    message["To"] = ", ".join(channel.to)
+    message["From"] = sender
+    message["To"] = ", ".join(channel.to) or "undisclosed-recipients:;"
     message["Date"] = formatdate(digest.created.timestamp(), usegmt=True)
     # Derived from the digest id, so a resend after a crash is recognisable as the same message.
-    domain = channel.from_addr.rpartition("@")[2] or "monitor.invalid"
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "monitor.invalid"
     message["Message-ID"] = f"<{digest.digest_id}@{domain}>"
     message["X-Monitor-Digest"] = digest.digest_id
     message.set_content(rendered.text)

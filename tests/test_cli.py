@@ -42,7 +42,7 @@ def test_demo_prints_each_partnership_story_and_no_negative(demo_dir: tuple[Path
         assert all(t in output for t in titles)
     assert not [t for t in negative_titles() if t in output]
     suffixes = sorted(p.suffix for p in (out / "digests").iterdir())
-    assert suffixes == [".html", ".json", ".txt"]
+    assert suffixes == [".eml", ".html", ".json", ".txt"]
     assert (out / "monitor.db").is_file()
 
 

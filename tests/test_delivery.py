@@ -197,7 +197,14 @@ path = "{tmp_path / "digests"}"
 
     files = sorted(p.name for p in (tmp_path / "digests").iterdir())
     [digest_id] = {name.rsplit(".", 1)[0] for name in files}
-    assert files == [f"{digest_id}.html", f"{digest_id}.json", f"{digest_id}.txt"]
+    assert files == [f"{digest_id}.{s}" for s in ("eml", "html", "json", "txt")]
+    # The .eml is the very message an email channel would send, parts equal to the files.
+    eml = (tmp_path / "digests" / f"{digest_id}.eml").read_bytes()
+    message = message_from_bytes(eml, policy=email.policy.default)
+    assert message["Message-ID"] == f"<{digest_id}@localhost>"
+    for kind, suffix in (("text/plain", "txt"), ("text/html", "html")):
+        written = (tmp_path / "digests" / f"{digest_id}.{suffix}").read_text(encoding="utf-8")
+        assert _parts(message)[kind].rstrip("\n") == written.rstrip("\n")
     payload = json.loads((tmp_path / "digests" / f"{digest_id}.json").read_text(encoding="utf-8"))
     assert payload["digest_id"] == digest_id
     assert len(payload["stories"]) == len(expected_stories(LUXSHARE_FEEDS))

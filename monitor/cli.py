@@ -172,7 +172,8 @@ def demo(state: State, out: Path, fixtures: Path | None) -> None:
     """Run the whole pipeline offline on the bundled fixtures and print the digest.
 
     Serves fixtures/ over a local HTTP server, polls every feed into OUT/monitor.db, writes the
-    digest to OUT/digests/ (txt, html, json and the .eml a mail would be) and prints it. Each run starts from an empty database.
+    digest to OUT/digests/ (txt, html, json and the .eml a mail would be) and prints it. Each
+    run starts from an empty database.
 
     Example: monitor demo --out /tmp/demo
     """

@@ -264,15 +264,14 @@ async def _result(
         )
     try:
         body = await read_body(response, config.max_bytes)
-    except BodyTooLarge:
+    except (BodyTooLarge, httpx.DecodingError) as e:
+        error = (
+            f"body larger than {config.max_bytes} bytes"
+            if isinstance(e, BodyTooLarge)
+            else f"DecodingError: {e}"
+        )
         return FetchResult(
-            url,
-            final_url,
-            status,
-            headers,
-            None,
-            error=f"body larger than {config.max_bytes} bytes",
-            permanent_url=permanent_url,
+            url, final_url, status, headers, None, error=error, permanent_url=permanent_url
         )
     return FetchResult(url, final_url, status, headers, body, permanent_url=permanent_url)
 

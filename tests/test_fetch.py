@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import gzip
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+import tracemalloc
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -476,3 +478,229 @@ def test_fetch_each_one_failure_does_not_stop_the_others() -> None:
         (2, None, "ConnectError: refused"),
         (3, RSS, None),
     ]
+
+
+# --- redirects: which ones move a feed
+
+
+def _redirects(chain: dict[str, tuple[int, str]]) -> Handler:
+    """path -> (status, location); any other path serves the feed."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path in chain:
+            status, location = chain[request.url.path]
+            return httpx.Response(status, headers={"Location": location})
+        return httpx.Response(200, content=RSS)
+
+    return handler
+
+
+@pytest.mark.parametrize("status", [301, 308])
+def test_permanent_redirect_reports_the_new_url(status: int) -> None:
+    result = fetch(_redirects({"/rss": (status, "https://new.example.com/feed")}))
+
+    assert (result.status_code, result.body) == (200, RSS)
+    assert result.permanent_url == result.final_url == "https://new.example.com/feed"
+
+
+@pytest.mark.parametrize("status", [302, 303, 307])
+def test_temporary_redirect_moves_nothing(status: int) -> None:
+    result = fetch(_redirects({"/rss": (status, "https://new.example.com/feed")}))
+
+    assert (result.final_url, result.body) == ("https://new.example.com/feed", RSS)
+    assert result.permanent_url is None
+
+
+def test_chain_of_permanent_redirects_moves_to_its_end() -> None:
+    chain = {"/rss": (301, "/a"), "/a": (308, "/b")}
+
+    assert fetch(_redirects(chain)).permanent_url == "https://feeds.example.com/b"
+
+
+def test_temporary_hop_after_a_permanent_one_moves_only_that_far() -> None:
+    chain = {"/rss": (301, "/a"), "/a": (302, "/b")}
+
+    result = fetch(_redirects(chain))
+
+    assert (result.permanent_url, result.final_url) == (
+        "https://feeds.example.com/a",
+        "https://feeds.example.com/b",
+    )
+
+
+def test_permanent_hop_after_a_temporary_one_moves_nothing() -> None:
+    chain = {"/rss": (302, "/a"), "/a": (301, "/b")}
+
+    result = fetch(_redirects(chain))
+
+    assert (result.permanent_url, result.final_url) == (None, "https://feeds.example.com/b")
+
+
+def test_five_redirects_are_followed_and_a_sixth_is_refused() -> None:
+    five = {f"/r{i}": (302, f"/r{i + 1}") for i in range(5)}
+    five["/rss"] = five.pop("/r0")
+    assert fetch(_redirects(five)).body == RSS
+
+    six = {**five, "/r5": (302, "/r6")}
+    result = fetch(_redirects(six))
+    assert (result.body, result.error) == (None, "more than 5 redirects")
+
+
+def test_permanent_redirect_to_an_error_still_reports_where_it_went() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/rss":
+            return httpx.Response(301, headers={"Location": "/gone"})
+        return httpx.Response(410)
+
+    result = fetch(handler)
+
+    assert (result.status_code, result.temporary) == (410, False)
+    assert result.permanent_url == "https://feeds.example.com/gone"
+
+
+# --- decoding within the size limit
+
+
+class ChunkStream(httpx.AsyncByteStream):
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self.chunks = chunks
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self.chunks:
+            yield chunk
+
+
+def test_raw_gzip_body_without_content_encoding_is_decompressed() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=gzip.compress(RSS), headers={"Content-Type": "text/xml"})
+
+    assert fetch(handler).body == RSS
+
+
+def test_raw_gzip_bomb_without_content_encoding_is_refused_at_the_limit() -> None:
+    bomb = gzip.compress(b"\0" * 2_000_000)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=bomb)
+
+    result = fetch(handler, config=FetchConfig(max_bytes=100_000))
+
+    assert (result.body, result.error) == (None, "body larger than 100000 bytes")
+
+
+@pytest.mark.parametrize("wbits", [zlib.MAX_WBITS, -zlib.MAX_WBITS], ids=["zlib", "raw"])
+def test_deflate_body_is_decoded_wrapped_or_raw(wbits: int) -> None:
+    packer = zlib.compressobj(wbits=wbits)
+    deflated = packer.compress(RSS) + packer.flush()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=deflated, headers={"Content-Encoding": "deflate"})
+
+    assert fetch(handler).body == RSS
+
+
+def test_unsupported_content_encoding_is_an_error_not_junk() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"\x8b\x00", headers={"Content-Encoding": "br"})
+
+    result = fetch(handler)
+
+    assert result.body is None
+    assert result.error == "DecodingError: unsupported Content-Encoding 'br'"
+
+
+def test_corrupt_gzip_is_an_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, stream=ChunkStream([b"\x1f\x8bnot gzip"]), headers={"Content-Encoding": "gzip"}
+        )
+
+    result = fetch(handler)
+
+    assert (result.status_code, result.body) == (200, None)
+    assert result.error is not None and result.error.startswith("DecodingError: cannot decode")
+
+
+def test_gzip_bomb_never_holds_much_more_than_the_limit_in_memory() -> None:
+    # 1 GB of zeros is about 1 MB of gzip; sent in 64 KiB chunks, as a server would.
+    packer = zlib.compressobj(1, wbits=16 + zlib.MAX_WBITS)
+    block = b"\0" * 1_000_000
+    bomb = b"".join(packer.compress(block) for _ in range(1000)) + packer.flush()
+    chunks = [bomb[i : i + 65536] for i in range(0, len(bomb), 65536)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=ChunkStream(chunks), headers={"Content-Encoding": "gzip"})
+
+    tracemalloc.start()
+    try:
+        result = fetch(handler, config=FetchConfig(max_bytes=1_000_000))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert (result.body, result.error) == (None, "body larger than 1000000 bytes")
+    assert peak < 8_000_000  # the limit and a few chunks, never the gigabyte
+
+
+def test_body_over_the_limit_without_content_length_is_cut_off_while_streaming() -> None:
+    sent = 0
+
+    def endless() -> Iterator[bytes]:
+        nonlocal sent
+        while True:
+            sent += 65536
+            yield b"x" * 65536
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=ChunkStream(endless()))
+
+    result = fetch(handler, config=FetchConfig(max_bytes=1_000_000))
+
+    assert (result.body, result.error) == (None, "body larger than 1000000 bytes")
+    assert sent < 1_200_000
+
+
+# --- client settings
+
+
+def test_client_uses_the_configured_connect_and_read_timeouts() -> None:
+    config = FetchConfig(timeout=40, connect_timeout=7, read_timeout=11)
+
+    async def timeouts() -> httpx.Timeout:
+        async with make_client(config) as client:
+            return client.timeout
+
+    timeout = asyncio.run(timeouts())
+
+    assert (timeout.connect, timeout.read) == (7, 11)
+
+
+def test_per_host_limit_holds_while_other_hosts_proceed() -> None:
+    feeds = [
+        due_feed(f"https://{host}.example.com/{i}", id=10 * n + i)
+        for n, host in enumerate(["a", "b", "c"])
+        for i in range(4)
+    ]
+    in_flight: dict[str, int] = {}
+    most: dict[str, int] = {}
+    overall = 0
+    most_overall = 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal overall, most_overall
+        host = request.url.host
+        in_flight[host] = in_flight.get(host, 0) + 1
+        overall += 1
+        most[host] = max(most.get(host, 0), in_flight[host])
+        most_overall = max(most_overall, overall)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        in_flight[host] -= 1
+        overall -= 1
+        return httpx.Response(200, content=RSS)
+
+    results = _collect(handler, feeds, FetchConfig(concurrency=6, per_host=2))
+
+    assert len(results) == 12
+    assert most == {"a.example.com": 2, "b.example.com": 2, "c.example.com": 2}
+    assert most_overall == 6

@@ -11,7 +11,9 @@ import pytest
 from monitor.schedule import (
     BACKOFF_CAP,
     Schedule,
+    adaptive_interval,
     digest_due,
+    freshness_hint,
     next_poll,
     parse_duration,
     parse_schedule,
@@ -252,3 +254,92 @@ def test_retry_after_never_makes_it_sooner() -> None:
         next_poll(NOW, 3600, consecutive_failures=2, retry_after=soon, rng=random.Random(4))
         == without
     )
+
+
+# --- server hints: a capped floor on the next poll
+
+
+@pytest.mark.parametrize(
+    ("headers", "ttl", "expected"),
+    [
+        ({"cache-control": "public, max-age=7200"}, None, 7200),
+        ({"cache-control": "max-age=7200", "age": "200"}, None, 7000),
+        ({"cache-control": 'max-age="600"'}, None, 600),
+        ({"expires": "Sat, 10 Jan 2026 15:00:00 GMT"}, None, 3 * 3600),
+        (
+            {"expires": "Sat, 10 Jan 2026 15:00:00 GMT", "date": "Sat, 10 Jan 2026 14:00:00 GMT"},
+            None,
+            3600,
+        ),
+        # max-age wins over Expires, as HTTP says
+        ({"cache-control": "max-age=60", "expires": "Sat, 10 Jan 2026 15:00:00 GMT"}, None, 60),
+        ({}, 1800, 1800),
+        ({"cache-control": "max-age=60"}, 1800, 1800),  # the longest hint counts
+        ({"cache-control": "no-cache, max-age=7200"}, None, None),
+        ({"cache-control": "no-store"}, 600, 600),
+        ({"cache-control": "max-age=0"}, None, None),
+        ({"cache-control": "max-age=-5"}, None, None),
+        ({"expires": "0"}, None, None),
+        ({"expires": "Thu, 01 Jan 1970 00:00:00 GMT"}, None, None),
+        ({}, None, None),
+    ],
+)
+def test_freshness_hint(headers: dict[str, str], ttl: int | None, expected: int | None) -> None:
+    hint = freshness_hint(headers, ttl, NOW)
+    assert hint == (None if expected is None else timedelta(seconds=expected))
+
+
+def test_server_hint_delays_the_next_poll() -> None:
+    due = next_poll(NOW, 900, hint=timedelta(hours=2), rng=random.Random(1))
+    assert NOW + timedelta(hours=2) <= due <= NOW + timedelta(hours=2.2)
+
+
+def test_server_hint_is_capped() -> None:
+    due = next_poll(
+        NOW, 900, hint=timedelta(days=30), hint_cap=timedelta(hours=6), rng=random.Random(1)
+    )
+    assert NOW + timedelta(hours=6) <= due <= NOW + timedelta(hours=6.6)
+
+
+def test_server_hint_never_makes_a_poll_sooner() -> None:
+    assert next_poll(NOW, 3600, hint=timedelta(minutes=5), rng=random.Random(2)) == next_poll(
+        NOW, 3600, rng=random.Random(2)
+    )
+
+
+# --- interval = "auto"
+
+
+def _hours_ago(*hours: float) -> list[datetime]:
+    return [NOW - timedelta(hours=h) for h in hours]
+
+
+def test_busy_feed_is_polled_about_twice_per_gap() -> None:
+    hourly = _hours_ago(0.2, 1.2, 2.2, 3.2, 4.2)
+    assert adaptive_interval(hourly, NOW, 300, 6 * 3600, 900) == 1800
+
+
+def test_very_busy_feed_stops_at_the_lower_bound() -> None:
+    every_minute = [NOW - timedelta(minutes=m) for m in range(10)]
+    assert adaptive_interval(every_minute, NOW, 300, 6 * 3600, 900) == 300
+
+
+def test_feed_gone_quiet_backs_off_to_the_upper_bound() -> None:
+    busy_last_week = _hours_ago(170, 171, 172, 173)
+    assert adaptive_interval(busy_last_week, NOW, 300, 6 * 3600, 900) == 6 * 3600
+
+
+def test_quiet_feed_slows_gradually() -> None:
+    hourly_then_silent = _hours_ago(4, 5, 6, 7)
+    assert adaptive_interval(hourly_then_silent, NOW, 300, 6 * 3600, 900) == 3600
+
+
+def test_feed_without_history_or_dates_keeps_its_default() -> None:
+    assert adaptive_interval([], NOW, 300, 6 * 3600, 900) == 900
+    assert adaptive_interval(_hours_ago(1), NOW, 300, 6 * 3600, 900) == 900
+    assert adaptive_interval(_hours_ago(1, 1, 1), NOW, 300, 6 * 3600, 900) == 900
+
+
+def test_future_dates_count_as_now() -> None:
+    future = [NOW + timedelta(days=300), *_hours_ago(1, 2)]
+    assert 300 <= adaptive_interval(future, NOW, 300, 6 * 3600, 900) <= 1800

@@ -1,8 +1,8 @@
 """JSON Feed 1.0 and 1.1 (https://jsonfeed.org/version/1.1) → ParsedFeed, the records feedparser's
 feeds become, since released feedparser does not read JSON Feed at all.
 
-Lenient where real feeds are sloppy (a numeric ``id``, a 1.0 ``author`` beside 1.1 ``authors``, a
-missing ``version`` on an object that does carry ``items``); strict where it matters: what is not
+Lenient where real feeds are sloppy (a numeric ``id``, a 1.0 ``author`` beside 1.1 ``authors``, any
+``version`` or none on an object that does carry ``items``); strict where it matters: what is not
 JSON, or JSON that is not a feed, raises ParseError. Plain-text fields are escaped into HTML so
 that every Entry carries HTML, as feedparser's do.
 """
@@ -20,7 +20,6 @@ from monitor.errors import ParseError
 from monitor.records import Entry, ParsedFeed
 
 CONTENT_TYPES = ("application/feed+json", "application/json")
-VERSION_PREFIX = "https://jsonfeed.org/version/1"
 
 
 def looks_like_json_feed(body: bytes, content_type: str | None) -> bool:
@@ -39,16 +38,16 @@ def parse_json_feed(url: str, body: bytes) -> ParsedFeed:
         raise ParseError(url, f"not valid JSON: {e}") from None
     if not isinstance(document, dict):
         raise ParseError(url, "JSON, but not a JSON Feed (not an object)")
-    version = document.get("version")
-    items = document.get("items")
-    if not isinstance(items, list) or not (
-        version is None or (isinstance(version, str) and version.startswith(VERSION_PREFIX))
-    ):
-        raise ParseError(url, "JSON, but not a JSON Feed (no version 1.x and items)")
+    # The version is not checked: real feeds write "http://jsonfeed.org/version/1", "1.0" or
+    # nothing, and the items read the same whichever they claim.
+    if not isinstance(document.get("items"), list):
+        raise ParseError(url, "JSON, but not a JSON Feed (no list of items)")
     feed_authors = _authors(document)
     return ParsedFeed(
         title=_text(document.get("title")),
-        entries=tuple(_entry(item, feed_authors) for item in items if isinstance(item, dict)),
+        entries=tuple(
+            _entry(item, feed_authors) for item in document["items"] if isinstance(item, dict)
+        ),
         warning=None,
     )
 

@@ -28,6 +28,17 @@ FIXTURES = REPO / "fixtures"
 FEEDS = FIXTURES / "feeds"
 EXPECTED = json.loads((FIXTURES / "expected.json").read_text(encoding="utf-8"))["items"]
 
+
+def find_corpus() -> Path:
+    """../shared/corpus/realfeeds beside the checkout; a worktree in ../wt/NAME looks two up."""
+    for base in (REPO.parent, REPO.parent.parent):
+        if (base / "shared" / "corpus" / "realfeeds" / "MANIFEST.tsv").is_file():
+            return base / "shared" / "corpus" / "realfeeds"
+    return REPO.parent / "shared" / "corpus" / "realfeeds"
+
+
+CORPUS = find_corpus()
+
 CONTENT_TYPES = {
     ".xml": "application/rss+xml; charset=utf-8",
     ".rdf": "application/rdf+xml; charset=utf-8",

@@ -12,11 +12,11 @@ import io
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 import feedparser
 import pytest
+from conftest import CORPUS
 
 from monitor.entities import Watchlist
 from monitor.errors import ParseError
@@ -24,8 +24,6 @@ from monitor.match import match_article
 from monitor.normalise import normalise
 from monitor.parse import parse_feed
 from monitor.records import Article, ParsedFeed
-
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "realfeeds"
 
 if not (CORPUS / "MANIFEST.tsv").is_file():
     pytest.skip(f"feed corpus not found at {CORPUS}", allow_module_level=True)

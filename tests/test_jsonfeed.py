@@ -64,7 +64,7 @@ def test_json_feed_recognised_by_content_type_or_sniffing(
         (b'{"version": "https://jsonfeed.org/version/1.1", "items": [', "not valid JSON"),
         (b"[1, 2]", "not a JSON Feed"),
         (b'{"error": "rate limited"}', "not a JSON Feed"),
-        (b'{"version": "https://example.com/other", "items": []}', "not a JSON Feed"),
+        (b'{"version": "https://jsonfeed.org/version/1.1", "items": {}}', "not a JSON Feed"),
         (b'{"items": "\xff\xfe"}', "not valid JSON"),
         (b"[" * 100_000 + b"]" * 100_000, "not"),
     ],
@@ -72,6 +72,11 @@ def test_json_feed_recognised_by_content_type_or_sniffing(
 def test_json_that_is_not_a_feed_raises_parse_error(body: bytes, message: str) -> None:
     with pytest.raises(ParseError, match=message):
         parse_feed("https://e.example/feed.json", body, {"content-type": "application/json"})
+
+
+def test_json_feed_with_any_version_or_none_is_read_by_its_items() -> None:
+    body = b'{"version": "http://jsonfeed.org/version/1", "items": [{"id": "a", "title": "A"}]}'
+    assert len(parse_feed("https://e.example/f", body).entries) == 1
 
 
 def test_json_feed_without_version_but_with_items_is_read() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import io
+import re
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -30,6 +31,9 @@ def parse_feed(url: str, body: bytes, headers: Mapping[str, str] | None = None) 
     lowered = {k.lower(): v for k, v in (headers or {}).items()}
     if looks_like_json_feed(body, lowered.get("content-type")):
         return parse_json_feed(url, body)
+    relabelled = _utf8_despite_declaration(body, lowered)
+    if relabelled:
+        lowered["content-type"] = f"{relabelled[0]}; charset=utf-8"
     # Let feedparser see the body only; it must not go and fetch anything itself.
     lowered.pop("content-location", None)
     # A stream, never bytes: given bytes that happen to name a file (a hostile body of
@@ -47,10 +51,13 @@ def parse_feed(url: str, body: bytes, headers: Mapping[str, str] | None = None) 
         reason = _describe(bozo) if bozo is not None else "no feed format recognised"
         raise ParseError(url, f"not a feed: {reason}")
     feed_info = result.get("feed", {})
+    warning = _describe(bozo) if bozo is not None else None
+    if relabelled and warning is None:
+        warning = f"declared as {relabelled[1]}, but the body is UTF-8: read as UTF-8"
     return ParsedFeed(
         title=_text(feed_info.get("title")),
         entries=entries,
-        warning=_describe(bozo) if bozo is not None else None,
+        warning=warning,
         ttl=_ttl(feed_info.get("ttl")),
     )
 
@@ -61,6 +68,31 @@ def _ttl(value: Any) -> int | None:
         minutes = int(value.strip()[:9])
         return minutes * 60 if minutes > 0 else None
     return None
+
+
+_XML_ENCODING = re.compile(rb"""\A\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
+
+
+def _utf8_despite_declaration(body: bytes, headers: Mapping[str, str]) -> tuple[str, str] | None:
+    """(media type, declared encoding) when the XML declares a legacy encoding but the body is
+    valid, non-ASCII UTF-8 and HTTP names no charset: a mislabelled feed, common in the wild.
+    Text in a legacy encoding is almost never valid UTF-8 by accident, so the bytes win."""
+    content_type = headers.get("content-type", "")
+    if "charset=" in content_type.lower():
+        return None
+    match = _XML_ENCODING.match(body[:512])
+    if match is None:
+        return None
+    declared = match.group(1).decode("ascii").lower()
+    if declared.replace("-", "").replace("_", "") in ("utf8", "usascii", "ascii", "utf16", "utf32"):
+        return None
+    if body.isascii():
+        return None
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return content_type.split(";")[0].strip() or "application/xml", declared
 
 
 def _describe(exc: Any) -> str:

@@ -50,9 +50,12 @@ def _discard(broken: ProcessPoolExecutor) -> None:
 async def run(function: Callable[..., T], *args: object) -> T:
     """``function(*args)`` in a pool process. Raises BrokenProcessPool if the worker died; the
     next call gets a fresh pool."""
-    pool = _get()
+    # Made and fed from a thread: the first submit starts the worker processes, which takes
+    # long enough to stall the event loop if done on it.
+    pool = await asyncio.to_thread(_get)
     try:
-        return await asyncio.get_running_loop().run_in_executor(pool, function, *args)
+        future = await asyncio.to_thread(pool.submit, function, *args)
+        return await asyncio.wrap_future(future)
     except BrokenProcessPool:
         _discard(pool)
         raise

@@ -53,6 +53,9 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     delay: float = 0.0  # seconds before answering (a slow server)
+    # > 0: after the body, keep sending one byte every ``trickle`` seconds and never finish
+    # (until the client hangs up, or two minutes pass)
+    trickle: float = 0.0
 
 
 @dataclass
@@ -91,12 +94,21 @@ class _Server:
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Length", str(len(reply.body)))
+                length = 10**9 if reply.trickle else len(reply.body)
+                self.send_header("Content-Length", str(length))
                 self.end_headers()
                 if self.command != "HEAD":
                     # The client may have given up (a timeout test); nothing to do then.
                     with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                         self.wfile.write(reply.body)
+                        self._trickle(reply.trickle)
+
+            def _trickle(self, pause: float) -> None:
+                deadline = time.monotonic() + 120
+                while pause and time.monotonic() < deadline:
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(pause)
 
             do_GET = do_POST = do_HEAD = _handle
 

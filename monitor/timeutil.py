@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 def iso(when: datetime | None) -> str | None:
     if when is None:
         return None
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat, not strftime("%Y"): strftime writes the year 103 as "103", which
+    # fromisoformat then refuses (feeds do carry such dates).
+    return when.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def from_iso(text: str | None) -> datetime | None:

@@ -208,13 +208,19 @@ def _moment(text: str | None, option: str) -> datetime | None:
 
 
 @cli.command()
-@click.argument("query")
+@click.argument("query", required=False, default="")
 @click.option("--since", metavar="WHEN", help="Published at or after: 2025-09-19, or 7d, 24h ago.")
 @click.option("--until", metavar="WHEN", help="Published before: a date, a time or 7d, 24h ago.")
 @click.option("--feed", metavar="NAME", help="Only articles carried by this feed (name or URL).")
 @click.option("--entity", metavar="NAME", help="Only articles naming this watched entity.")
 @click.option("--matched", is_flag=True, help="Only alert-worthy articles.")
-@click.option("--story", "story_id", type=int, metavar="ID", help="Only articles of this story.")
+@click.option(
+    "--story",
+    "story_id",
+    type=int,
+    metavar="ID",
+    help="Only articles of this story; without QUERY, every outlet's copy of it.",
+)
 @click.option(
     "--limit", default=50, show_default=True, type=click.IntRange(1), help="Most results."
 )
@@ -259,6 +265,15 @@ def search(
 
     Example: monitor search '"AI device" AND (Luxshare OR 立讯)' --since 30d --format json
     """
+    if not query.strip():
+        if story_id is None:
+            raise click.UsageError("give a QUERY to search for, or --story ID to list a story")
+        with state.store(existing=True) as store:
+            rows = queries.story_articles(store.db, story_id)
+        if not rows:
+            raise click.ClickException(f"no story with id {story_id}")
+        click.echo(format_rows(rows, fmt, ["article_id", "published", "feed", "url", "title"]))
+        return
     start, end = _moment(since, "--since"), _moment(until, "--until")
     with state.store(existing=True) as store:
         try:
@@ -291,10 +306,18 @@ def search(
 @click.option("--since", metavar="DURATION", help="Only stories first published within, e.g. 7d.")
 @click.option("--alerted/--not-alerted", default=None, help="Only alerted (or not yet alerted).")
 @click.option("--limit", default=100, show_default=True)
+@click.option(
+    "--all", "everything", is_flag=True, help="Every story, not only the alert-worthy ones."
+)
 @output_option
 @click.pass_obj
-def stories(state: State, since: str | None, alerted: bool | None, limit: int, fmt: str) -> None:
+def stories(
+    state: State, since: str | None, alerted: bool | None, limit: int, everything: bool, fmt: str
+) -> None:
     """List stories: one per event, however many outlets reported it.
+
+    A story groups every copy of one event: syndicated, reworded, translated. By default only
+    alert-worthy stories are listed; --all lists every group of articles.
 
     Example: monitor stories --since 30d --format json
     """
@@ -303,7 +326,9 @@ def stories(state: State, since: str | None, alerted: bool | None, limit: int, f
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--since") from None
     with state.store(existing=True) as store:
-        rows = queries.stories(store.db, since=cutoff, alerted=alerted, limit=limit)
+        rows = queries.stories(
+            store.db, since=cutoff, alerted=alerted, limit=limit, everything=everything
+        )
     click.echo(
         format_rows(
             rows, fmt, ["id", "first_published", "outlet_count", "alerted", "entities", "title"]

@@ -10,40 +10,11 @@ import hashlib
 import re
 import unicodedata
 from html import unescape
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from monitor.canonical import canonical_url
 from monitor.records import Article, Entry
 
 HASH_VERSION = "v1"
-
-# Query parameters that identify a campaign or a click, never a page.
-_TRACKING_PARAMS = frozenset(
-    {
-        "fbclid",
-        "gclid",
-        "dclid",
-        "gbraid",
-        "wbraid",
-        "msclkid",
-        "yclid",
-        "twclid",
-        "igshid",
-        "mc_cid",
-        "mc_eid",
-        "ref",
-        "ref_src",
-        "cmpid",
-        "ncid",
-        "_hsenc",
-        "_hsmi",
-        "mkt_tok",
-        "spm",
-        "smid",
-        "sr_share",
-    }
-)
-_TRACKING_PREFIXES = ("utm_", "pk_", "mtm_")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 # Tags are dropped with regular expressions rather than an HTML parser: we want text, not a tree,
 # and on the feed corpus this gives the same text as html.parser at a third of the time.
@@ -69,32 +40,6 @@ def html_to_text(html: str | None) -> str:
         html = unescape(html)
     text = _SPACES.sub(" ", html)
     return _NEWLINES.sub("\n", text).strip()
-
-
-def canonical_url(url: str | None) -> str | None:
-    """The link with scheme and host lower-cased, default port, fragment and tracking dropped,
-    and the remaining query parameters sorted. None for links we cannot read."""
-    if not url:
-        return None
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.hostname:
-        return None
-    host = parts.hostname.lower().rstrip(".")
-    if ":" in host:  # an IPv6 literal keeps its brackets
-        host = f"[{host}]"
-    if port is not None and port != _DEFAULT_PORTS.get(scheme):
-        host = f"{host}:{port}"
-    query = sorted(
-        (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if k.lower() not in _TRACKING_PARAMS and not k.lower().startswith(_TRACKING_PREFIXES)
-    )
-    return urlunsplit((scheme, host, parts.path or "/", urlencode(query), ""))
 
 
 def fold(text: str) -> str:

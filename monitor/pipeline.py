@@ -1,8 +1,10 @@
 """The pipeline, written down once:
 
     store.due_feeds ─► fetch.fetch_each ─► parse.parse_feed ─► normalise.normalise (pool process)
-        ─► dedupe (store: feed+guid, canonical link, content hash)
-        ─► match.match_article ─► cluster.assign_story ─► store (article, story, outbox)
+        ─► dedupe (store: feed+guid, canonical link, content hash; a changed entry is revised)
+        ─► match.match_article ─► sketch.sketch_article
+        ─► cluster.assign_story (near-duplicates by LSH band, same event by organisations)
+        ─► store (article, sighting, story, outbox)
 
 and its delivery half, in ``monitor.delivery``:
 
@@ -44,9 +46,11 @@ from monitor.records import (
     FetchResult,
     Match,
     ParsedFeed,
+    Sketch,
 )
 from monitor.rules import Rule
 from monitor.schedule import adaptive_interval, freshness_hint, next_poll
+from monitor.sketch import sketch_article
 from monitor.store import Store
 
 log = logging.getLogger("monitor.pipeline")
@@ -324,39 +328,57 @@ def _failed(
 
 
 def ingest(ctx: Context, feed: DueFeed, article: Article, now: datetime) -> tuple[int, int, int]:
-    """Dedupe, match, cluster and store one article: (new articles, new stories, alerts queued)."""
+    """Dedupe, match, cluster and store one article: (new articles, new alert-worthy stories,
+    alerts queued)."""
     store = ctx.store
-    if store.sighting_known(feed.id, article.guid):
+    known = store.sighting(feed.id, article.guid)
+    if known is not None:
+        article_id, stored_hash = known
+        if stored_hash != article.content_hash:  # the feed updated the entry: never news again
+            match = match_article(article, ctx.watchlist, ctx.rules)
+            store.revise_article(article_id, article, match, sketch_article(article), now)
         return 0, 0, 0
     existing = store.find_article(article)
     if existing is not None:
-        store.add_sighting(feed.id, article.guid, existing, now)
+        store.add_sighting(
+            feed.id, article.guid, existing, now, url=article.url, published=article.published
+        )
         store.prefer_earlier_copy(existing, feed.id, article)
         return 0, 0, 0
     match = match_article(article, ctx.watchlist, ctx.rules)
-    article_id = store.add_article(feed.id, article, match, now)
-    if not match.alert_worthy:
-        return 1, 0, 0
-    story_created, queued = file_story(ctx, article_id, article, match, now)
+    sketch = sketch_article(article)
+    article_id = store.add_article(feed.id, article, match, now, sketch)
+    story_created, queued = file_story(ctx, article_id, article, match, sketch, now)
     return 1, story_created, queued
 
 
 def file_story(
-    ctx: Context, article_id: int, article: Article, match: Match, now: datetime
+    ctx: Context, article_id: int, article: Article, match: Match, sketch: Sketch, now: datetime
 ) -> tuple[int, int]:
-    """Put an alert-worthy article into a story, joining a recent one about the same parties or
-    starting one queued on the channels its rules route to: (new stories, alerts queued)."""
+    """Put the article into a story: a recent one it copies or that tells the same event, else a
+    new one. A story is queued, on the channels its rules route to, once: when its first
+    alert-worthy article arrives; copies arriving later only add outlets. Returns (new
+    alert-worthy stories, alerts queued)."""
     store = ctx.store
     published = article.published or now
     window = timedelta(seconds=ctx.config.story_window)
-    candidates = store.story_candidates(published - window, published + window)
+    since, until = published - window, published + window
     story_id = assign_story(
-        frozenset(match.organisations), published, candidates, window, article.title
+        frozenset(match.organisations),
+        published,
+        store.stories_naming(match.organisations, since, until),
+        window,
+        article.title,
+        minhash=sketch.minhash,
+        anchors=sketch.anchors,
+        similar=store.similar_articles(sketch, since, until, exclude=article_id),
     )
-    if story_id is not None:
-        store.join_story(story_id, article_id, match, published, now)
+    if story_id is None:
+        story_id = store.create_story(article_id, article, match, published, now, sketch.anchors)
+    else:
+        store.join_story(story_id, article_id, match, published, now, sketch.anchors)
+    if not (match.alert_worthy and store.mark_alert_worthy(story_id)):
         return 0, 0
-    story_id = store.create_story(article_id, article, match, published, now)
     # A match that names no channel came from rules that route nowhere in particular.
     channels = [c for c in ctx.config.channels if c.name in match.channels or not match.channels]
     return 1, store.queue_deliveries(story_id, channels, now)

@@ -228,26 +228,50 @@ def _feed_ids(db: Database, feed: str) -> list[int]:
 
 
 def stories(
-    db: Database, *, since: datetime | None = None, alerted: bool | None = None, limit: int = 100
+    db: Database,
+    *,
+    since: datetime | None = None,
+    alerted: bool | None = None,
+    limit: int = 100,
+    everything: bool = False,
 ) -> list[dict[str, Any]]:
-    where = ["1 = 1"]
+    """Stories, newest first: the alert-worthy ones, or with ``everything`` every cluster of
+    articles (each stored article belongs to one story)."""
+    where = ["1 = 1"] if everything else ["s.alert_worthy = 1"]
     if since is not None:
         where.append("s.first_published >= :since")
     if alerted is not None:
         where.append("s.alerted = :alerted")
     sql = f"""
-        select s.id, s.title, s.url, s.article_count,
-               (select count(distinct si.feed_id) from sightings si
-                  join articles a on a.id = si.article_id where a.story_id = s.id) as outlet_count,
-               s.first_published, s.first_seen, s.last_seen, s.entities, s.score,
-               s.alerted, s.alerted_at, s.why
+        select s.id, s.title, s.url, s.article_count, s.outlet_count, s.outlet_names as outlets,
+               s.first_published, s.first_seen, s.last_seen, s.entities, s.organisations,
+               s.score, s.alert_worthy, s.alerted, s.alerted_at, s.why
         from stories s where {" and ".join(where)}
         order by s.first_published desc, s.id desc limit :limit
     """
     rows = _rows(db, sql, {"since": iso(since), "alerted": int(bool(alerted)), "limit": limit})
     for row in rows:
-        _decode(row, "entities", "why")
+        _decode(row, "entities", "organisations", "why", "outlets")
         row["alerted"] = bool(row["alerted"])
+        row["alert_worthy"] = bool(row["alert_worthy"])
+    return rows
+
+
+def story_articles(db: Database, story_id: int) -> list[dict[str, Any]]:
+    """Every copy of a story, one row per outlet that carried it (with that outlet's own link),
+    earliest first. Exact duplicates are one article seen in several feeds."""
+    sql = f"""
+        select a.id as article_id, a.story_id, coalesce(si.published, a.published) as published,
+               {_FEED_NAME} as feed, coalesce(si.url, a.url) as url, a.title,
+               si.first_seen, a.revisions, a.updated, a.alert_worthy
+        from articles a join sightings si on si.article_id = a.id
+        join feeds f on f.id = si.feed_id
+        where a.story_id = :story_id
+        order by coalesce(si.published, a.published, si.first_seen), si.feed_id
+    """
+    rows = _rows(db, sql, {"story_id": story_id})
+    for row in rows:
+        row["alert_worthy"] = bool(row["alert_worthy"])
     return rows
 
 

@@ -127,13 +127,34 @@ class Match:
 
 
 @dataclass(frozen=True)
+class Sketch:
+    """What the clusterer compares an article by, beside its organisations (sketch → store)."""
+
+    minhash: tuple[int, ...]  # MinHash signature of the title and text shingles
+    bands: tuple[int, ...]  # LSH band keys of the signature, indexed by the store
+    anchors: frozenset[str]  # figures and product codes, language-independent (monitor.anchors)
+
+
+@dataclass(frozen=True)
+class SimilarArticle:
+    """A stored article sharing an LSH band with a new one (store → cluster)."""
+
+    article_id: int
+    story_id: int | None  # None only for articles stored before stories covered every article
+    published: datetime
+    minhash: tuple[int, ...]
+    anchors: frozenset[str]
+
+
+@dataclass(frozen=True)
 class StoryCandidate:
-    """A recent story an alert-worthy article might belong to (store → cluster)."""
+    """A recent story naming one of an article's organisations (store → cluster)."""
 
     id: int
-    organisations: frozenset[str]
+    organisations: frozenset[str]  # every organisation its articles name
     first_published: datetime
     title: str = ""  # the story's representative title
+    anchors: frozenset[str] = frozenset()  # figures and codes of all its articles
 
 
 @dataclass(frozen=True)

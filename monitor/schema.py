@@ -6,6 +6,8 @@ to the schema is a new migration appended here, never an edit of an applied one.
 
 from __future__ import annotations
 
+import json
+
 import sqlite_utils
 from sqlite_utils import Migrations
 
@@ -253,4 +255,58 @@ def m_issue7_search_filters(db: sqlite_utils.Database) -> None:
     db.table("articles").create_index(
         ["id", "published", "first_seen", "alert_worthy", "story_id", "feed_id", "entities"],
         index_name="article_search_filters",
+    )
+
+
+@migrations()
+def m_issue4_stories(db: sqlite_utils.Database) -> None:
+    """Stories for every article, sighting links, revisions, and the near-duplicate index."""
+    # Each sighting keeps the link its own feed gave, so a digest links every outlet's own page.
+    db.table("sightings").add_column("url", str)
+    db.table("sightings").add_column("published", str)
+    db.execute(
+        "update sightings set url = (select url from articles a where a.id = article_id), "
+        "published = (select published from articles a where a.id = article_id)"
+    )
+    # How often a feed changed an entry after we first stored it (1 = never).
+    db.table("articles").add_column("revisions", int, not_null_default=1)
+
+    stories = db.table("stories")
+    stories.add_column("alert_worthy", int, not_null_default=0)  # any article alert-worthy
+    stories.add_column("outlet_count", int, not_null_default=0)  # distinct feeds that carried it
+    stories.add_column("outlet_names", str)  # JSON list of the feeds, first reporter first
+    stories.add_column("anchors", str)  # JSON list: figures and codes of all its articles
+    stories.add_column("article_id", int)  # the representative article (earliest published)
+    # Before this migration only alert-worthy articles had stories.
+    db.execute("update stories set alert_worthy = 1, anchors = '[]'")
+    db.execute(
+        "update stories set article_id = (select min(id) from articles a "
+        "where a.story_id = stories.id), outlet_count = (select count(distinct si.feed_id) "
+        "from sightings si join articles a on a.id = si.article_id where a.story_id = stories.id)"
+    )
+    stories.create_index(["alert_worthy", "first_published"])
+
+    # Story lookup by organisation and time, so a new article meets only the stories naming one
+    # of its organisations in its window, however many stories are stored.
+    db.execute(
+        "create table story_organisations (organisation text not null, "
+        "first_published text not null, story_id integer not null references stories(id), "
+        "primary key (organisation, first_published, story_id)) without rowid"
+    )
+    for row in db.execute("select id, organisations, first_published from stories").fetchall():
+        for name in json.loads(row[1] or "[]"):
+            db.execute(
+                "insert or ignore into story_organisations values (?, ?, ?)",
+                [name, row[2] or "", row[0]],
+            )
+
+    # MinHash signatures, and their LSH band keys as a clustered index: candidates for a new
+    # article are the articles sharing a band key, found by key without reading the table.
+    db.execute(
+        "create table article_sketches (article_id integer primary key references articles(id), "
+        "published text, minhash blob not null, anchors text not null)"
+    )
+    db.execute(
+        "create table article_bands (band integer not null, article_id integer not null, "
+        "primary key (band, article_id)) without rowid"
     )

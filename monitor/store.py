@@ -32,19 +32,18 @@ from monitor.records import (
     DueFeed,
     FetchResult,
     Match,
+    Sketch,
     StoryCandidate,
     StoryUpdate,
     UnsentDigest,
 )
 from monitor.schema import migrations, register_functions
+from monitor.story_store import StoryStoreMixin
 from monitor.timeutil import from_iso, iso
 
 BUSY_TIMEOUT_MS = 10_000
-# How many distinct feeds carried a story: its outlets.
-_OUTLETS = (
-    "(select count(distinct si.feed_id) from sightings si "
-    "join articles a on a.id = si.article_id where a.story_id = s.id)"
-)
+# How many distinct feeds carried a story: its outlets, kept current by refresh_outlets.
+_OUTLETS = "s.outlet_count"
 # disabled_reason values that the config owns: the config may lift them again.
 _CONFIG_REASONS = (None, "disabled in config", "removed from config")
 
@@ -57,7 +56,7 @@ def _event_json(match: Match) -> str | None:
     return None if match.event is None else json.dumps(asdict(match.event), ensure_ascii=False)
 
 
-class Store:
+class Store(StoryStoreMixin):
     """The archive. Open with ``Store.open(path)``; every method is one short transaction."""
 
     def __init__(self, db: sqlite_utils.Database, path: str) -> None:
@@ -267,16 +266,32 @@ class Store:
         ).fetchone()
         return row[0] if row else None
 
-    def add_sighting(self, feed_id: int, guid: str, article_id: int, now: datetime) -> None:
+    def add_sighting(
+        self,
+        feed_id: int,
+        guid: str,
+        article_id: int,
+        now: datetime,
+        *,
+        url: str | None = None,
+        published: datetime | None = None,
+    ) -> None:
+        """One more feed carried the article, under its own link (``url``, as that feed gave it)."""
         self.db.table("sightings").insert(
-            {"feed_id": feed_id, "guid": guid, "article_id": article_id, "first_seen": iso(now)},
+            {
+                "feed_id": feed_id,
+                "guid": guid,
+                "article_id": article_id,
+                "first_seen": iso(now),
+                "url": url,
+                "published": iso(published),
+            },
             ignore=True,
         )
-        self.db.execute(
-            "update stories set last_seen = ? "
-            "where id = (select story_id from articles where id = ?)",
-            [iso(now), article_id],
-        )
+        story_id = self.db.execute(
+            "select story_id from articles where id = ?", [article_id]
+        ).fetchone()[0]
+        self.refresh_outlets(story_id, now)
 
     def prefer_earlier_copy(self, article_id: int, feed_id: int, copy: Article) -> None:
         """A copy of a stored article published earlier than it is the original: the article,
@@ -300,15 +315,24 @@ class Store:
             return
         story = self.db.table("stories").get(row["story_id"])
         values: dict[str, Any] = {}
-        if story["url"] == row["url"]:
+        if story["article_id"] == article_id or story["url"] == row["url"]:
             values["url"] = copy.url
         first = from_iso(story["first_published"])
         if first is None or copy.published < first:
             values["first_published"] = iso(copy.published)
         if values:
             self.db.table("stories").update(row["story_id"], values)
+        if "first_published" in values:
+            self.index_story_organisations(row["story_id"])
 
-    def add_article(self, feed_id: int, article: Article, match: Match, now: datetime) -> int:
+    def add_article(
+        self,
+        feed_id: int,
+        article: Article,
+        match: Match,
+        now: datetime,
+        sketch: Sketch | None = None,
+    ) -> int:
         table = self.db.table("articles")
         table.insert(
             {
@@ -336,7 +360,11 @@ class Store:
             }
         )
         article_id = _last_id(table)
-        self.add_sighting(feed_id, article.guid, article_id, now)
+        if sketch is not None:
+            self.store_sketch(article_id, article.published or now, sketch)
+        self.add_sighting(
+            feed_id, article.guid, article_id, now, url=article.url, published=article.published
+        )
         return article_id
 
     # --- stories
@@ -354,8 +382,15 @@ class Store:
         ]
 
     def create_story(
-        self, article_id: int, article: Article, match: Match, published: datetime, now: datetime
+        self,
+        article_id: int,
+        article: Article,
+        match: Match,
+        published: datetime,
+        now: datetime,
+        anchors: frozenset[str] = frozenset(),
     ) -> int:
+        """A new story told by this article; alert-worthy only once ``mark_alert_worthy``."""
         table = self.db.table("stories")
         table.insert(
             {
@@ -371,32 +406,50 @@ class Store:
                 "why": _json(match.why),
                 "event": _event_json(match),
                 "alerted": 0,
+                "alert_worthy": 0,
+                "anchors": "[]",
+                "article_id": article_id,
             }
         )
         story_id = _last_id(table)
-        self.join_story(story_id, article_id, match, published, now)
+        self.join_story(story_id, article_id, match, published, now, anchors)
+        self.index_story_organisations(story_id)
         return story_id
 
     def join_story(
-        self, story_id: int, article_id: int, match: Match, published: datetime, now: datetime
+        self,
+        story_id: int,
+        article_id: int,
+        match: Match,
+        published: datetime,
+        now: datetime,
+        anchors: frozenset[str] = frozenset(),
     ) -> None:
         story = self.db.table("stories").get(story_id)
         entities = sorted(set(json.loads(story["entities"])) | set(match.entities))
+        all_anchors = sorted(set(json.loads(story["anchors"] or "[]")) | anchors)
         organisations = sorted(set(json.loads(story["organisations"])) | set(match.organisations))
         self.db.table("articles").update(article_id, {"story_id": story_id})
         first = from_iso(story["first_published"]) or published
-        if published < first:  # the story is told as whoever broke it told it
+        if self._tells_it_better(story["article_id"], article_id, match, published):
             article = self.db.table("articles").get(article_id)
             self.db.table("stories").update(
                 story_id,
-                {"title": article["title"], "url": article["url"], "why": _json(match.why)},
+                {
+                    "title": article["title"],
+                    "url": article["url"],
+                    "why": _json(match.why),
+                    "event": _event_json(match),
+                    "article_id": article_id,
+                },
             )
-            first = published
+        first = min(first, published)
         self.db.table("stories").update(
             story_id,
             {
                 "entities": _json(entities),
                 "organisations": _json(organisations),
+                "anchors": _json(all_anchors),
                 "score": max(story["score"] or 0.0, match.score),
                 "last_seen": iso(now),
                 "first_published": iso(first),
@@ -405,6 +458,25 @@ class Store:
                 ).fetchone()[0],
             },
         )
+        if (
+            organisations != json.loads(story["organisations"])
+            or iso(first) != story["first_published"]
+        ):
+            self.index_story_organisations(story_id)
+        self.refresh_outlets(story_id, now)
+
+    def _tells_it_better(
+        self, representative: int | None, article_id: int, match: Match, published: datetime
+    ) -> bool:
+        """Whether the joining article should title the story: an alert-worthy article over
+        one that is not (its "why" explains the alert), then whoever broke the story."""
+        if representative is None or representative == article_id:
+            return representative is None
+        row = self.db.execute(
+            "select alert_worthy, published from articles where id = ?", [representative]
+        ).fetchone()
+        current = (bool(row[0]), from_iso(row[1]) or published) if row else (False, published)
+        return (match.alert_worthy, current[1]) > (current[0], published)
 
     # --- outbox and digests
 
@@ -608,11 +680,11 @@ class Store:
             articles = [
                 DigestArticle(r[0], r[1], r[2], from_iso(r[3]))
                 for r in self.db.execute(
-                    "select a.title, a.url, coalesce(f.name, f.title, f.url), "
-                    "coalesce(a.published, si.first_seen) "
+                    "select a.title, coalesce(si.url, a.url), coalesce(f.name, f.title, f.url), "
+                    "coalesce(si.published, a.published, si.first_seen) "
                     "from articles a join sightings si on si.article_id = a.id "
                     "join feeds f on f.id = si.feed_id where a.story_id = ? "
-                    "order by coalesce(a.published, si.first_seen), f.id",
+                    "order by coalesce(si.published, a.published, si.first_seen), f.id",
                     [story_id],
                 )
             ]

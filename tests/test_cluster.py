@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.cluster import TITLE_OVERLAP, assign_story, title_words
-from monitor.records import StoryCandidate
+from monitor.records import SimilarArticle, StoryCandidate
+from monitor.sketch import minhash, shingles
 
 WINDOW = timedelta(hours=72)
 MARCH = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -235,3 +236,84 @@ def test_chosen_story_fits_and_no_other_fits_better(
         winner = next(c for c in candidates if c.id == chosen)
         assert fits(winner)
         assert rank(winner) == best
+
+
+# --- near-duplicates and anchors
+
+
+def similar(article_id: int, story_id: int | None, text: str, *anchor: str) -> SimilarArticle:
+    return SimilarArticle(article_id, story_id, MARCH, minhash(shingles(text)), frozenset(anchor))
+
+
+COPY = "Foxconn will assemble Nvidia GB300 NVL72 server racks at a new plant in Guadalajara"
+
+
+def test_near_duplicate_joins_its_story_without_shared_organisations() -> None:
+    joined = assign_story(
+        orgs(),
+        MARCH + timedelta(hours=3),
+        [],
+        WINDOW,
+        minhash=minhash(shingles(COPY + " Mexico")),
+        similar=[similar(3, 9, COPY)],
+    )
+
+    assert joined == 9
+
+
+def test_near_duplicate_outside_the_window_does_not_join() -> None:
+    joined = assign_story(
+        orgs(),
+        MARCH + WINDOW + timedelta(hours=1),
+        [],
+        WINDOW,
+        minhash=minhash(shingles(COPY)),
+        similar=[similar(3, 9, COPY)],
+    )
+
+    assert joined is None
+
+
+def test_templated_report_with_other_figures_is_not_a_near_duplicate() -> None:
+    october = "DRAM contract prices rose 8% in October, TrendForce said, DDR5 averaged $6.10"
+    november = "DRAM contract prices rose 12% in October, TrendForce said, DDR5 averaged $6.85"
+
+    joined = assign_story(
+        orgs(),
+        MARCH,
+        [],
+        WINDOW,
+        minhash=minhash(shingles(november)),
+        anchors=frozenset({"12", "6.85"}),
+        similar=[similar(3, 9, october, "8", "6.1")],
+    )
+
+    assert joined is None
+
+
+def test_same_companies_with_contradicting_figures_are_two_events() -> None:
+    plant = replace(candidate(7, "Foxconn", "Nvidia"), anchors=frozenset({"#gb300", "#nvl72"}))
+
+    supercomputer = assign_story(
+        orgs("Foxconn", "Nvidia"), MARCH, [plant], WINDOW, anchors=frozenset({"1e+04"})
+    )
+    translation = assign_story(
+        orgs("Foxconn", "Nvidia"), MARCH, [plant], WINDOW, anchors=frozenset({"#gb300"})
+    )
+    no_figures = assign_story(orgs("Foxconn", "Nvidia"), MARCH, [plant], WINDOW)
+
+    assert (supercomputer, translation, no_figures) == (None, 7, 7)
+
+
+def test_most_similar_near_duplicate_wins() -> None:
+    closer = COPY + " for US hyperscale customers"
+    joined = assign_story(
+        orgs(),
+        MARCH,
+        [],
+        WINDOW,
+        minhash=minhash(shingles(closer)),
+        similar=[similar(3, 9, COPY + " in Q1"), similar(4, 11, closer)],
+    )
+
+    assert joined == 11

@@ -1,0 +1,193 @@
+"""The store's story side: sketches and their LSH index, story lookup by organisation, outlets,
+and entries that change after they were stored. Mixed into ``monitor.store.Store``.
+
+Finding candidates never reads a whole table: near-duplicates come from the ``article_bands``
+primary key (band key, article id), stories from the ``story_organisations`` primary key
+(organisation, first published, story id), both bounded by the story window.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+
+import sqlite_utils
+
+from monitor.records import Article, Match, SimilarArticle, Sketch, StoryCandidate
+from monitor.sketch import band_keys, pack, unpack
+from monitor.timeutil import from_iso, iso
+
+# Most near-duplicate candidates read for one article, newest first. Band keys are hashes, so
+# only boilerplate shared by thousands of entries ("Subscribe to read") reaches this.
+MAX_SIMILAR = 500
+
+
+def _json(value: Iterable[str]) -> str:
+    return json.dumps(sorted(value), ensure_ascii=False)
+
+
+def _marks(values: Iterable[object]) -> str:
+    return ",".join("?" for _ in values)
+
+
+class StoryStoreMixin:
+    db: sqlite_utils.Database
+
+    # --- entries seen before
+
+    def sighting(self, feed_id: int, guid: str) -> tuple[int, str] | None:
+        """The article a feed's entry was stored as, and that article's content hash."""
+        row = self.db.execute(
+            "select a.id, a.content_hash from sightings si join articles a on a.id = si.article_id "
+            "where si.feed_id = ? and si.guid = ?",
+            [feed_id, guid],
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def revise_article(
+        self, article_id: int, article: Article, match: Match, sketch: Sketch, now: datetime
+    ) -> None:
+        """The feed changed an entry we stored: keep the new text, count the revision. The
+        story keeps its alert state: a corrected entry is not news again."""
+        self.db.execute(
+            "update articles set title = ?, summary = ?, content = ?, content_hash = ?, "
+            "title_key = ?, entities = ?, organisations = ?, score = ?, why = ?, updated = ?, "
+            "revisions = revisions + 1 where id = ?",
+            [
+                article.title,
+                article.summary,
+                article.content,
+                article.content_hash,
+                article.title_key,
+                json.dumps(list(match.entities), ensure_ascii=False),
+                json.dumps(list(match.organisations), ensure_ascii=False),
+                match.score,
+                json.dumps(list(match.why), ensure_ascii=False),
+                iso(now),
+                article_id,
+            ],
+        )
+        self.db.execute(
+            "update stories set title = ? where article_id = ?", [article.title, article_id]
+        )
+        self.store_sketch(article_id, article.published or now, sketch)
+
+    # --- sketches
+
+    def store_sketch(self, article_id: int, published: datetime, sketch: Sketch) -> None:
+        """Index an article's sketch, replacing the one it had."""
+        old = self.db.execute(
+            "select minhash from article_sketches where article_id = ?", [article_id]
+        ).fetchone()
+        if old is not None:
+            self.db.conn.executemany(
+                "delete from article_bands where band = ? and article_id = ?",
+                [(key, article_id) for key in band_keys(unpack(old[0]))],
+            )
+        self.db.execute(
+            "insert or replace into article_sketches (article_id, published, minhash, anchors) "
+            "values (?, ?, ?, ?)",
+            [article_id, iso(published), pack(sketch.minhash), _json(sketch.anchors)],
+        )
+        self.db.conn.executemany(
+            "insert or ignore into article_bands (band, article_id) values (?, ?)",
+            [(key, article_id) for key in sketch.bands],
+        )
+
+    def similar_articles(
+        self, sketch: Sketch, since: datetime, until: datetime, *, exclude: int | None = None
+    ) -> list[SimilarArticle]:
+        """Articles published between ``since`` and ``until`` sharing a band key with ``sketch``."""
+        if not sketch.bands:
+            return []
+        rows = self.db.execute(
+            "select s.article_id, a.story_id, s.published, s.minhash, s.anchors "
+            "from article_sketches s join articles a on a.id = s.article_id "
+            "where s.article_id in (select distinct article_id from article_bands "
+            f"where band in ({_marks(sketch.bands)}) order by article_id desc limit ?) "
+            "and s.published between ? and ? and s.article_id is not ?",
+            [*sketch.bands, MAX_SIMILAR, iso(since), iso(until), exclude],
+        ).fetchall()
+        return [
+            SimilarArticle(
+                r[0], r[1], from_iso(r[2]) or since, unpack(r[3]), frozenset(json.loads(r[4]))
+            )
+            for r in rows
+        ]
+
+    # --- stories by organisation
+
+    def stories_naming(
+        self, organisations: Iterable[str], since: datetime, until: datetime
+    ) -> list[StoryCandidate]:
+        """Stories first published between ``since`` and ``until`` naming any of
+        ``organisations``."""
+        names = sorted(set(organisations))
+        if not names:
+            return []
+        rows = self.db.execute(
+            "select id, organisations, first_published, title, anchors from stories where id in "
+            "(select story_id from story_organisations "
+            f"where organisation in ({_marks(names)}) and first_published between ? and ?)",
+            [*names, iso(since), iso(until)],
+        ).fetchall()
+        return [
+            StoryCandidate(
+                r[0],
+                frozenset(json.loads(r[1])),
+                from_iso(r[2]) or since,
+                r[3],
+                frozenset(json.loads(r[4] or "[]")),
+            )
+            for r in rows
+        ]
+
+    def index_story_organisations(self, story_id: int) -> None:
+        """Make the organisation index agree with the story's organisations and first date."""
+        organisations, first = self.db.execute(
+            "select organisations, first_published from stories where id = ?", [story_id]
+        ).fetchone()
+        self.db.execute("delete from story_organisations where story_id = ?", [story_id])
+        self.db.conn.executemany(
+            "insert into story_organisations (organisation, first_published, story_id) "
+            "values (?, ?, ?)",
+            [(name, first or "", story_id) for name in json.loads(organisations or "[]")],
+        )
+
+    # --- alerting and outlets
+
+    def mark_alert_worthy(self, story_id: int) -> bool:
+        """Mark the story alert-worthy; True only the first time, when it should be queued."""
+        return bool(
+            self.db.execute(
+                "update stories set alert_worthy = 1 where id = ? and alert_worthy = 0",
+                [story_id],
+            ).rowcount
+        )
+
+    def refresh_outlets(self, story_id: int | None, now: datetime) -> None:
+        """Recount the feeds that carried the story, first reporter first."""
+        if story_id is None:
+            return
+        names = [
+            r[0]
+            for r in self.db.execute(
+                "select coalesce(f.name, f.title, f.url) from sightings si "
+                "join articles a on a.id = si.article_id join feeds f on f.id = si.feed_id "
+                "where a.story_id = ? group by si.feed_id "
+                "order by min(coalesce(si.published, a.published, si.first_seen)), si.feed_id",
+                [story_id],
+            )
+        ]
+        self.db.execute(
+            "update stories set outlet_count = ?, outlet_names = ?, last_seen = ? where id = ?",
+            [len(names), json.dumps(names, ensure_ascii=False), iso(now), story_id],
+        )
+
+    def outlet_count(self, story_id: int) -> int:
+        """How many feeds carried the story, for "now reported by N outlets"."""
+        row = self.db.execute(
+            "select outlet_count from stories where id = ?", [story_id]
+        ).fetchone()
+        return int(row[0]) if row else 0

@@ -639,6 +639,7 @@ class Config:
         the configured ones, in that order."""
         default = default_rule(self.detect.threshold, (c.name for c in self.channels))
         return ((default,) if self.detect.default_rule else ()) + self.rules
+
     atom_path: str | None = None  # [export] atom: where to keep an Atom feed of alerts
 
 

@@ -261,9 +261,10 @@ def story_articles(db: Database, story_id: int) -> list[dict[str, Any]]:
     """Every copy of a story, one row per outlet that carried it (with that outlet's own link),
     earliest first. Exact duplicates are one article seen in several feeds."""
     sql = f"""
-        select a.id as article_id, a.story_id, coalesce(si.published, a.published) as published,
+        select a.id as article_id, a.story_id,
+               coalesce(si.published, a.published, si.first_seen) as published,
                {_FEED_NAME} as feed, coalesce(si.url, a.url) as url, a.title,
-               si.first_seen, a.revisions, a.updated, a.alert_worthy
+               si.first_seen, a.revisions, a.updated, a.alert_worthy, a.score
         from articles a join sightings si on si.article_id = a.id
         join feeds f on f.id = si.feed_id
         where a.story_id = :story_id
@@ -394,20 +395,7 @@ def story(db: Database, story_id: int) -> dict[str, Any] | None:
         return None
     found = _decode(rows[0], "entities", "organisations", "why")
     found["alerted"] = bool(found["alerted"])
-    found["articles"] = _rows(
-        db,
-        f"""
-        select a.id as article_id, {_FEED_NAME} as feed, a.title, a.url,
-               coalesce(a.published, si.first_seen) as published, a.alert_worthy, a.score
-        from articles a join sightings si on si.article_id = a.id
-        join feeds f on f.id = si.feed_id
-        where a.story_id = :id
-        order by coalesce(a.published, si.first_seen), si.first_seen, si.feed_id
-        """,
-        {"id": story_id},
-    )
-    for article in found["articles"]:
-        article["alert_worthy"] = bool(article["alert_worthy"])
+    found["articles"] = story_articles(db, story_id)
     found["outlets"] = list(dict.fromkeys(a["feed"] for a in found["articles"]))
     found["outlet_count"] = len(found["outlets"])
     found["deliveries"] = _rows(

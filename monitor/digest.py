@@ -27,6 +27,7 @@ MAX_LINE = 400  # a why line
 MAX_NAME = 100  # an outlet or entity name
 MAX_URL = 2048  # a longer link is broken, not shortened
 MAX_SUBJECT_TITLE = 120
+MAX_WHY_LINE = 240
 
 # Bidi embeddings, overrides and isolates can make a title read as something else.
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
@@ -130,11 +131,12 @@ def outlets(story: DigestStory) -> list[str]:
 
 
 def why_line(story: DigestStory) -> str:
-    """The one reason that explains the story best: its evidence sentence when there is one."""
-    for reason in story.why:
-        if reason.startswith("evidence"):
-            return reason.split(": ", 1)[-1]
-    return story.why[0] if story.why else ""
+    """The one reason that explains the story best: an evidence sentence that says more than the
+    title when there is one, else the title's evidence, else the first reason."""
+    evidence = [r.split(": ", 1)[1] for r in story.why if r.startswith("evidence") and ": " in r]
+    beyond_title = [e for e in evidence if e != story.title]
+    chosen = (beyond_title or evidence or list(story.why[:1]) or [""])[0]
+    return clean_text(chosen, MAX_WHY_LINE)
 
 
 def subject(digest: Digest) -> str:

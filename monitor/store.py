@@ -563,17 +563,22 @@ class Store(StoryStoreMixin):
     def pending_story_ids(self, channel: str) -> list[int]:
         return [story_id for story_id, _ in self.pending_stories(channel)]
 
-    def story_updates(self, channel: str, exclude: Iterable[int] = ()) -> list[StoryUpdate]:
-        """Stories the channel was told of that more outlets have reported since."""
+    def story_updates(
+        self, channel: str, exclude: Iterable[int] = (), limit: int = 20
+    ) -> list[StoryUpdate]:
+        """Stories the channel was told of that more outlets have reported since, those that
+        grew most first; at most ``limit`` (the rest wait for a later digest)."""
         skip = set(exclude)
         rows = self.db.execute(
             f"select s.id, s.title, s.url, {_OUTLETS} as outlets, d.outlets_reported "
             "from deliveries d join stories s on s.id = d.story_id "
             "where d.channel = ? and d.status = 'sent' and d.outlets_reported is not null "
-            "and s.last_seen > d.sent_at and outlets > d.outlets_reported order by s.id",
+            "and s.last_seen > d.sent_at and outlets > d.outlets_reported "
+            "order by outlets - d.outlets_reported desc, s.id",
             [channel],
         ).fetchall()
-        return [StoryUpdate(r[0], r[1], r[2], r[3], r[4]) for r in rows if r[0] not in skip]
+        updates = [StoryUpdate(r[0], r[1], r[2], r[3], r[4]) for r in rows if r[0] not in skip]
+        return updates[:limit]
 
     def open_digest(self, digest: Digest, payload: dict[str, Any]) -> None:
         """Record a digest before it is sent and take its stories out of the pending queue, so a

@@ -411,3 +411,20 @@ def test_html_shows_title_link_entities_outlets_and_one_line_why_per_story() -> 
     assert "OpenAI" in text and "Luxshare" in text and "2 outlets" in text
     assert "Why: OpenAI picks Luxshare to build its first device" in text
     assert "watched: Luxshare, OpenAI" not in text  # one line of why, not all of them
+
+
+def test_the_one_line_why_prefers_evidence_beyond_the_title() -> None:
+    lead = "OpenAI signed a deal with Luxshare to assemble its first device in Vietnam."
+    d = digest(
+        story(
+            why=(
+                "hardware_partnership 0.90 (title): OpenAI* + Luxshare*; device",
+                "evidence (title): OpenAI picks Luxshare to build its first device",
+                f"evidence: {lead}",
+            )
+        )
+    )
+
+    text = " ".join(t.strip() for t in Tags(render(d).html).text if t.strip())
+
+    assert f"Why: {lead}" in text

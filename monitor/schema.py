@@ -310,3 +310,35 @@ def m_issue4_stories(db: sqlite_utils.Database) -> None:
         "create table article_bands (band integer not null, article_id integer not null, "
         "primary key (band, article_id)) without rowid"
     )
+
+
+@migrations()
+def m_issue7_views(db: sqlite_utils.Database) -> None:
+    """Views for browsing the archive with SQL tools and Datasette (docs/schema.md).
+
+    ``alerted_stories``: one row per alerted story, newest alert first, with how many outlets
+    carried it and their names, first reporter first. ``article_search``: articles with their
+    feed's name and their story's title, the rows Datasette shows for a search of
+    ``article_search_fts`` (docs/datasette-metadata.json says so).
+    """
+    db.create_view(
+        "alerted_stories",
+        """
+        select s.id, s.title, s.url, s.first_published, s.alerted_at, s.article_count,
+               s.outlet_count,
+               (select group_concat(value, ', ') from json_each(s.outlet_names)) as outlets,
+               s.entities, s.score, s.why
+        from stories s where s.alerted = 1
+        order by s.alerted_at desc, s.id desc
+        """,
+    )
+    db.create_view(
+        "article_search",
+        """
+        select a.id, a.title, a.url, a.published, coalesce(f.name, f.title, f.url) as feed,
+               a.story_id, s.title as story_title, a.alert_worthy, a.score, a.entities,
+               a.summary
+        from articles a join feeds f on f.id = a.feed_id
+        left join stories s on s.id = a.story_id
+        """,
+    )

@@ -12,10 +12,11 @@ from typing import Any
 import feedparser
 import pytest
 from click.testing import CliRunner
-from conftest import FeedServer, expected_stories, monitor, write_config
+from conftest import REPO, FeedServer, expected_stories, monitor, write_config
 
 from monitor import atom
 from monitor.cli import cli
+from monitor.store import Store
 
 
 @pytest.fixture(scope="module")
@@ -197,3 +198,49 @@ def test_a_bad_atom_key_names_the_key(tmp_path: Path) -> None:
     config = write_config(tmp_path / "monitor.toml", [], extra="[export]\natom = 3\n")
     result = CliRunner().invoke(cli, ["--config", str(config), "check-config"])
     assert result.exit_code == 2 and "export.atom" in result.output
+
+
+# --- the documented schema and its views
+
+
+def test_every_table_and_view_is_documented(tmp_path: Path) -> None:
+    schema_doc = (REPO / "docs" / "schema.md").read_text(encoding="utf-8")
+    store = Store.open(tmp_path / "monitor.db")
+    try:
+        names = [
+            t for t in store.db.table_names() if not t.startswith("article_search_fts_")
+        ] + store.db.view_names()
+        columns = {v: [c.name for c in store.db[v].columns] for v in store.db.view_names()}
+    finally:
+        store.close()
+    undocumented = [n for n in names if f"### `{n}`" not in schema_doc]
+    assert undocumented == [], f"docs/schema.md needs a '### `name`' section for {undocumented}"
+    assert set(columns) >= {"alerted_stories", "article_search"}
+    for view, names_ in columns.items():
+        section = schema_doc.split(f"### `{view}`", 1)[1].split("\n### ", 1)[0]
+        assert [c for c in names_ if f"`{c}`" not in section] == [], view
+
+
+def test_views_answer_what_the_docs_promise(archive: Path) -> None:
+    with sqlite3.connect(archive) as conn:
+        alerted = conn.execute("select id, outlet_count, outlets from alerted_stories").fetchall()
+        found = conn.execute(
+            "select s.id, s.feed, s.story_title from article_search s where s.id in "
+            "(select rowid from article_search_fts where article_search_fts match '\"立 讯\"')"
+        ).fetchall()
+    stories = json_out(archive, "stories", "--alerted", "--format", "json")
+    assert sorted(r[0] for r in alerted) == sorted(s["id"] for s in stories)
+    for story_id, outlet_count, outlets in alerted:
+        shown = json_out(archive, "show", str(story_id), "--format", "json")
+        assert outlet_count == shown["outlet_count"]
+        assert outlets.split(", ") == shown["outlets"]
+    assert found and {r[1] for r in found} == {"中国电子观察"}
+
+
+def test_datasette_metadata_points_at_the_index_and_views() -> None:
+    metadata = json.loads((REPO / "docs" / "datasette-metadata.json").read_text())
+    tables = metadata["databases"]["monitor"]["tables"]
+    for name in ("articles", "article_search"):
+        assert tables[name]["fts_table"] == "article_search_fts"
+        assert tables[name]["fts_pk"] == "id"
+    assert "alerted_stories" in tables

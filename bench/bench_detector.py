@@ -33,7 +33,15 @@ from monitor.records import Article, Entry
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT / "fixtures" / "eval" / "items.jsonl"
-CORPUS = ROOT.parent / "shared" / "corpus" / "realfeeds"
+# ../shared/corpus/realfeeds from a checkout at /work/main; worktrees sit one level deeper.
+CORPUS = (
+    next(
+        (p for p in (ROOT.parent / "shared", ROOT.parent.parent / "shared") if p.is_dir()),
+        ROOT.parent / "shared",
+    )
+    / "corpus"
+    / "realfeeds"
+)
 WATCH = {
     "OpenAI": ["OpenAI"],
     "Luxshare": ["Luxshare", "Luxshare Precision", "立讯精密", "立讯"],

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from monitor.cues import CONTRARY_CUES, HARDWARE_CUES, PARTNERSHIP_CUES, PASSING_RE, STAGE_CUES
 from monitor.entities import Watchlist
@@ -34,7 +35,9 @@ from monitor.records import Event, Party
 
 KIND = "hardware_partnership"
 LEAD_SENTENCES = 3  # sentences of the body, after the title, that count as the lead
-BODY_SENTENCES = 12  # sentences after the lead still read for evidence (at a low weight)
+# Sentences after the lead still read for evidence. At their weight they only corroborate: alone
+# they cannot reach the default threshold.
+BODY_SENTENCES = 6
 WEIGHTS = {"title": 1.0, "lead": 0.9, "body": 0.45}
 LEAD_DECAY = 0.07  # each later lead sentence weighs this much less
 STRENGTH = {"strong": 1.0, "weak": 0.7}
@@ -70,6 +73,8 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
 
 _FOR = re.compile(r"(?:\bfor |为|為|给|給)$", re.I)
+_FOR_ANY = re.compile(r"\bfor [A-Z0-9]|[为為给給]", re.I)
+BODY_CHARS = 4000  # enough for the lead and BODY_SENTENCES more
 # A capitalised word right after a weak cue names the other party, even one we do not know:
 # "Amazon selects Alchip", "OpenAI taps a start-up" does not.
 _NAMED_AFTER = re.compile(r"\s+(?!(?:The|Its|Their|A|An|Up|To)\b)[A-Z][\w&.\-]+")
@@ -93,12 +98,19 @@ class Sentence:
     hardware: tuple[Cue, ...]
     mentions: tuple[tuple[int, int, str], ...]  # (start, end, organisation), passing ones out
     passing: frozenset[str]  # organisations named here only in passing
-    stage: tuple[Cue, ...]
-    contrary: tuple[Cue, ...]
 
     @property
     def organisations(self) -> frozenset[str]:
         return frozenset(name for _, _, name in self.mentions)
+
+    # Read only for the few sentences that say what the story is (title, lead, evidence).
+    @cached_property
+    def stage(self) -> tuple[Cue, ...]:
+        return tuple(STAGE_CUES.scan(self.text))
+
+    @cached_property
+    def contrary(self) -> tuple[Cue, ...]:
+        return tuple(CONTRARY_CUES.scan(self.text))
 
 
 @dataclass(frozen=True)
@@ -115,7 +127,8 @@ class Detection:
 
     event: Event | None  # None when no sentence pairs a partnership with hardware
     score: float
-    organisations: frozenset[str]  # every known organisation named anywhere
+    organisations: frozenset[str]  # known organisations named in the sentences read (none when
+    # the title and lead pair no cues, and the article was not read further)
     passing: frozenset[str]  # named, but never as a party
     contrary: tuple[tuple[str, str], ...]  # (category, cue) that lowered the score
     where: str  # where the best evidence stands, "" without evidence
@@ -134,31 +147,39 @@ def read_sentence(where: str, text: str, weight: float, watchlist: Watchlist) ->
         if (hit := _FOR.search(text, max(0, start - 5), start)) is not None:
             beneficiaries.append((hit.start(), end, "weak", text[hit.start() : end]))
     parties = {n for _, _, n in mentions}
+    partnership = tuple(PARTNERSHIP_CUES.scan(text)) + tuple(beneficiaries)
+    # A body sentence counts only as evidence, which needs a partnership cue first.
+    hardware = tuple(HARDWARE_CUES.scan(text)) if partnership or where != "body" else ()
     return Sentence(
-        where,
-        text,
-        weight,
-        tuple(PARTNERSHIP_CUES.scan(text)) + tuple(beneficiaries),
-        tuple(HARDWARE_CUES.scan(text)),
-        tuple(mentions),
-        frozenset(passing - parties),
-        tuple(STAGE_CUES.scan(text)),
-        tuple(CONTRARY_CUES.scan(text)),
+        where, text, weight, partnership, hardware, tuple(mentions), frozenset(passing - parties)
     )
+
+
+def sentences_read(title: str, body: str) -> list[tuple[str, str, float]]:
+    """(where, text, weight) of the title, the lead and the first body sentences."""
+    # Only the first sentences are read: splitting all of a long article would be wasted.
+    sentences = split_sentences(body[:BODY_CHARS])
+    # Feeds often repeat the title as the first line of the summary.
+    if sentences and sentences[0].casefold() == title.strip().casefold():
+        sentences = sentences[1:]
+    read = [("title", title, WEIGHTS["title"])] if title.strip() else []
+    for i, text in enumerate(sentences[:LEAD_SENTENCES]):
+        read.append(("lead", text, WEIGHTS["lead"] - LEAD_DECAY * i))
+    for text in sentences[LEAD_SENTENCES : LEAD_SENTENCES + BODY_SENTENCES]:
+        read.append(("body", text, WEIGHTS["body"]))
+    return read
 
 
 def read_article(title: str, body: str, watchlist: Watchlist) -> list[Sentence]:
     """The title, the lead and the first body sentences, each read once."""
-    sentences = split_sentences(body)
-    # Feeds often repeat the title as the first line of the summary.
-    if sentences and sentences[0].casefold() == title.strip().casefold():
-        sentences = sentences[1:]
-    read = [read_sentence("title", title, WEIGHTS["title"], watchlist)] if title.strip() else []
-    for i, text in enumerate(sentences[:LEAD_SENTENCES]):
-        read.append(read_sentence("lead", text, WEIGHTS["lead"] - LEAD_DECAY * i, watchlist))
-    for text in sentences[LEAD_SENTENCES : LEAD_SENTENCES + BODY_SENTENCES]:
-        read.append(read_sentence("body", text, WEIGHTS["body"], watchlist))
-    return read
+    return [read_sentence(w, t, weight, watchlist) for w, t, weight in sentences_read(title, body)]
+
+
+def _may_pair(text: str) -> bool:
+    """False only when no sentence of the text can pair a partnership cue with a hardware cue:
+    most articles, which are then not read sentence by sentence."""
+    has_partnership = PARTNERSHIP_CUES.pattern.search(text) or _FOR_ANY.search(text)
+    return bool(has_partnership) and HARDWARE_CUES.may_hold(text)
 
 
 def _words_apart(text: str, a: tuple[int, int], b: tuple[int, int]) -> float:
@@ -297,7 +318,11 @@ def _parties(salient: list[Sentence], watchlist: Watchlist) -> tuple[Party, ...]
 
 def detect(title: str, body: str, watchlist: Watchlist) -> Detection:
     """Read an article for a hardware partnership: the event, its score, and what lowered it."""
-    sentences = read_article(title, body, watchlist)
+    texts = sentences_read(title, body)
+    # A story is told in its title and lead: when they pair no cues, the article is not read.
+    if not _may_pair("\n".join(text for where, text, _ in texts if where != "body")):
+        return Detection(None, 0.0, frozenset(), frozenset(), (), "")
+    sentences = [read_sentence(w, t, weight, watchlist) for w, t, weight in texts]
     organisations = frozenset().union(*(s.organisations | s.passing for s in sentences))
     evidence = find_evidence(sentences)
     if not evidence:

@@ -41,7 +41,7 @@ class _AliasSet:
 
     single: Mapping[str, str]  # folded one-word alias -> organisation name
     multi: Mapping[str, tuple[tuple[re.Pattern[str], str], ...]]  # folded first word -> patterns
-    substrings: tuple[tuple[str, str], ...]  # CJK alias, organisation name
+    substrings: Mapping[str, tuple[tuple[str, str], ...]]  # first character -> (alias, name)
     ignore_case: bool
 
     @classmethod
@@ -60,7 +60,15 @@ class _AliasSet:
                 else:
                     pattern = re.compile(_regex_pattern(alias), flags)
                     multi.setdefault(words[0], []).append((pattern, name))
-        return cls(single, {k: tuple(v) for k, v in multi.items()}, tuple(substrings), ignore_case)
+        by_first: dict[str, list[tuple[str, str]]] = {}
+        for alias, name in substrings:
+            by_first.setdefault(alias[0], []).append((alias, name))
+        return cls(
+            single,
+            {k: tuple(v) for k, v in multi.items()},
+            {k: tuple(v) for k, v in by_first.items()},
+            ignore_case,
+        )
 
     @staticmethod
     def _fold(text: str, ignore_case: bool) -> str:
@@ -69,11 +77,15 @@ class _AliasSet:
     def mentions(self, text: str) -> list[tuple[int, int, str]]:
         """Every mention as (start, end, organisation), in no particular order."""
         found: list[tuple[int, int, str]] = []
-        for alias, name in self.substrings:
+        for alias, name in self._substrings_in(text):
             at = text.find(alias)
             while at >= 0:
                 found.append((at, at + len(alias), name))
                 at = text.find(alias, at + len(alias))
+        # Most sentences name no organisation: one C-level pass says so before a Python loop.
+        words = self._words(text)
+        if words.isdisjoint(self.single.keys()) and words.isdisjoint(self.multi.keys()):
+            return found
         for m in _WORD.finditer(text):
             word = self._fold(m.group(0), self.ignore_case)
             if word in self.single:
@@ -83,9 +95,18 @@ class _AliasSet:
                     found.append((hit.start(), hit.end(), name))
         return found
 
-    def find(self, text: str) -> set[str]:
-        found = {name for alias, name in self.substrings if alias in text}
-        words = set(_WORD.findall(self._fold(text, self.ignore_case)))
+    def _substrings_in(self, text: str) -> list[tuple[str, str]]:
+        """The CJK aliases whose first character occurs in the text: few, even for long text."""
+        firsts = self.substrings.keys() & set(text) if self.substrings else ()
+        return [pair for ch in firsts for pair in self.substrings[ch]]
+
+    def _words(self, text: str) -> set[str]:
+        return set(_WORD.findall(self._fold(text, self.ignore_case)))
+
+    def find(self, text: str, words: set[str] | None = None) -> set[str]:
+        """Organisations named in the text; ``words`` is its word set, folded as this set folds."""
+        found = {name for alias, name in self._substrings_in(text) if alias in text}
+        words = self._words(text) if words is None else words
         found.update(self.single[w] for w in words & self.single.keys())
         for first in words & self.multi.keys():
             found.update(name for pattern, name in self.multi[first] if pattern.search(text))
@@ -166,10 +187,11 @@ class Watchlist:
         )
 
     def organisations_in(self, text: str) -> set[str]:
+        as_written = set(_WORD.findall(text))
         found = (
             self._watched_aliases.find(text)
-            | self._exact_aliases.find(text)
-            | self._known_aliases.find(text)
+            | self._exact_aliases.find(text, as_written)
+            | self._known_aliases.find(text, as_written)
         )
         for name in found & self._exclusions.keys():
             if not self._watched_mentions(text, name):

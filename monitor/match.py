@@ -31,7 +31,7 @@ def match_article(
     rules = (default_rule(),) if rules is None else rules
     body = body_text(article)
     detection = detect(article.title, body, watchlist)
-    organisations = detection.organisations | watchlist.organisations_in(body)
+    organisations = detection.organisations | watchlist.organisations_in(f"{article.title}\n{body}")
     entities = tuple(sorted(organisations & watchlist.watched))
     document = Document(f"{article.title}\n{body}") if any(r.query for r in rules) else None
     matched = [r for r in rules if rule_matches(r, detection, entities, organisations, document)]

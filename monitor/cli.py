@@ -7,6 +7,7 @@ import json
 import logging
 import sqlite3
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -21,9 +22,11 @@ from monitor.config import Config, load_config, reference, resolve_path
 from monitor.delivery import deliver, preview_digest
 from monitor.digest import render
 from monitor.errors import ConfigError, MonitorError, QueryError, StorageError
+from monitor.normalise import normalise
 from monitor.notify import redact_url, scrub
 from monitor.output import FORMATS, format_record, format_rows
-from monitor.pipeline import Context, poll
+from monitor.pipeline import Context, poll, watchlist_of
+from monitor.records import Entry
 from monitor.rules import describe
 from monitor.schedule import parse_duration
 from monitor.store import Store
@@ -558,6 +561,99 @@ def check_config(state: State) -> None:
     click.echo(f"  {len(rules)} rules:")
     for rule in rules:
         click.echo(f"    - {describe(rule)}")
+
+
+@cli.command()
+@click.argument("article_id", type=int, required=False)
+@click.option("--title", help="Explain this headline instead of a stored article.")
+@click.option("--summary", default="", help="The lead that goes with --title.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.pass_obj
+def explain(
+    state: State, article_id: int | None, title: str | None, summary: str, fmt: str
+) -> None:
+    """Show why an article is or is not an alert: score, parties, object, stage, evidence, cues,
+    and each rule's verdict under the current configuration.
+
+    Give a stored ARTICLE_ID (see `monitor search`), or --title and --summary.
+
+    Example: monitor explain --title "OpenAI taps Luxshare to build its first device"
+    """
+    from monitor.explain import explain as explain_article
+    from monitor.explain import render as render_explanation
+
+    if (article_id is None) == (title is None):
+        raise click.UsageError("give either ARTICLE_ID or --title (with --summary)")
+    config = state.config()
+    if title is not None:
+        entry = Entry("explain", title, None, summary or None, None, None, ())
+        article = normalise(entry, "https://explain.invalid/")
+    else:
+        assert article_id is not None
+        with state.store(existing=True) as store:
+            stored = store.stored_article(article_id)
+        if stored is None:
+            raise click.ClickException(f"no article with id {article_id}")
+        article = stored.article
+    explanation = explain_article(article, watchlist_of(config), config.alert_rules())
+    if fmt == "json":
+        click.echo(json.dumps(explanation, ensure_ascii=False, indent=2))
+    else:
+        click.echo(render_explanation(explanation))
+
+
+@cli.command()
+@click.option("--since", metavar="DURATION", help="Only articles published within, e.g. 30d.")
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@click.option(
+    "--alert",
+    is_flag=True,
+    help="Put newly alert-worthy articles into stories and queue their alerts.",
+)
+@click.pass_obj
+def reclassify(state: State, since: str | None, dry_run: bool, alert: bool) -> None:
+    """Re-run the detector and the rules over stored articles after a rule change, and report
+    what changes. New verdicts are stored; old stories are never alerted unless --alert is given.
+
+    Example: monitor reclassify --since 30d --dry-run
+    """
+    from monitor.replay import reclassify as replay
+
+    try:
+        cutoff = utcnow() - timedelta(seconds=parse_duration(since)) if since else None
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--since") from None
+    config = state.config()
+    with state.store(existing=True) as store:
+        summary = replay(
+            Context.build(config, store), cutoff, utcnow(), dry_run=dry_run, alert=alert
+        )
+    for c in summary.changes:
+        rules = ", ".join(c.now_rules) or "none"
+        story = f"; story {c.story_id}" if c.story_id else ""
+        queued = f"; {c.alerts_queued} alerts queued" if c.alerts_queued else ""
+        click.echo(
+            f"#{c.article_id} {c.kind} (score {c.was_score:.2f} -> {c.now_score:.2f}; "
+            f"rules: {rules}{story}{queued}): {c.title}"
+        )
+    kinds = Counter(c.kind for c in summary.changes)
+    counted = ", ".join(f"{n} {kind}" for kind, n in kinds.items()) or "nothing changes"
+    click.echo(f"re-read {summary.articles} articles: {counted}")
+    gained = kinds["now alert-worthy"]
+    if dry_run:
+        click.echo("dry run: nothing was written")
+    elif gained and not alert:
+        click.echo(
+            "new verdicts stored; newly alert-worthy articles were not alerted "
+            "(run again with --alert to queue them)"
+        )
 
 
 @cli.command("config-keys")

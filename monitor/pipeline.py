@@ -70,8 +70,14 @@ class Context:
 
     @classmethod
     def build(cls, config: Config, store: Store, rng: random.Random | None = None) -> Context:
-        watchlist = Watchlist.build(config.entities, config.entity_excludes, config.case_sensitive)
-        return cls(config, store, watchlist, rng or random.Random(), config.alert_rules())
+        return cls(
+            config, store, watchlist_of(config), rng or random.Random(), config.alert_rules()
+        )
+
+
+def watchlist_of(config: Config) -> Watchlist:
+    """The watch list a configuration describes: watched entities, negative contexts, case."""
+    return Watchlist.build(config.entities, config.entity_excludes, config.case_sensitive)
 
 
 async def poll(

@@ -288,19 +288,33 @@ def rule_matches(
     """Whether an article satisfies a rule. With a detector, the entities must be parties of
     the event (a passing mention is not enough); without, named anywhere. ``document`` is the
     article's text, needed when the rule has a query."""
+    return why_not(rule, detection, entities, organisations, document) is None
+
+
+def why_not(
+    rule: Rule,
+    detection: Detection,
+    entities: Sequence[str],
+    organisations: Iterable[str],
+    document: Document | None,
+) -> str | None:
+    """None when the article satisfies the rule, else the first condition it fails."""
     if rule.detector == KIND:
         event = detection.event
-        if event is None or detection.score < rule.min_score:
-            return False
-        if rule.entities is None:
-            wanted = {p.name for p in event.parties if p.watched}
-        else:
-            wanted = {p.name for p in event.parties} & set(rule.entities)
-    else:
-        wanted = set(entities) if rule.entities is None else set(organisations) & set(rule.entities)
-    if not wanted:
-        return False
+        if event is None:
+            return f"no {KIND} event"
+        if detection.score < rule.min_score:
+            return f"{KIND} {detection.score:.2f} < {rule.min_score:.2f}"
+        names = {p.name for p in event.parties}
+        if rule.entities is None and not any(p.watched for p in event.parties):
+            return "no watched entity is a party"
+        if rule.entities is not None and not names & set(rule.entities):
+            return f"none of {', '.join(rule.entities)} is a party"
+    elif rule.entities is None and not entities:
+        return "names no watched entity"
+    elif rule.entities is not None and not set(organisations) & set(rule.entities):
+        return f"names none of {', '.join(rule.entities)}"
     if rule.query is None:
-        return True
+        return None
     assert document is not None, "a rule with a query needs the article's text"
-    return document.holds(rule.query)
+    return None if document.holds(rule.query) else f"query not satisfied: {rule.query_text}"

@@ -15,7 +15,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,53 @@ _CONFIG_REASONS = (None, "disabled in config", "removed from config")
 
 def _json(value: Iterable[Any]) -> str:
     return json.dumps(list(value), ensure_ascii=False)
+
+
+_STORED_COLUMNS = (
+    "a.id, f.url, a.guid, a.title, a.url, a.canonical_url, a.summary, a.content, a.published, "
+    "a.authors, a.content_hash, a.title_key, a.first_seen, a.alert_worthy, a.score, a.rules, "
+    "a.channels, a.story_id"
+)
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """A stored article and the verdict stored with it (store → explain/reclassify)."""
+
+    id: int
+    article: Article
+    first_seen: datetime | None
+    alert_worthy: bool
+    score: float
+    rules: tuple[str, ...]
+    channels: tuple[str, ...]
+    story_id: int | None
+
+
+def _stored(row: tuple[Any, ...]) -> StoredArticle:
+    article = Article(
+        feed_url=row[1],
+        guid=row[2],
+        title=row[3] or "",
+        url=row[4],
+        canonical_url=row[5],
+        summary=row[6] or "",
+        content=row[7] or "",
+        published=from_iso(row[8]),
+        authors=tuple(json.loads(row[9] or "[]")),
+        content_hash=row[10] or "",
+        title_key=row[11] or "",
+    )
+    return StoredArticle(
+        id=row[0],
+        article=article,
+        first_seen=from_iso(row[12]),
+        alert_worthy=bool(row[13]),
+        score=row[14] or 0.0,
+        rules=tuple(json.loads(row[15] or "[]")),
+        channels=tuple(json.loads(row[16] or "[]")),
+        story_id=row[17],
+    )
 
 
 def _event_json(match: Match) -> str | None:
@@ -366,6 +413,49 @@ class Store(StoryStoreMixin):
             feed_id, article.guid, article_id, now, url=article.url, published=article.published
         )
         return article_id
+
+    # --- re-reading stored articles (explain, reclassify)
+
+    def stored_article(self, article_id: int) -> StoredArticle | None:
+        row = self.db.execute(
+            f"select {_STORED_COLUMNS} from articles a join feeds f on f.id = a.feed_id "
+            "where a.id = ?",
+            [article_id],
+        ).fetchone()
+        return None if row is None else _stored(row)
+
+    def articles_since(self, since: datetime | None) -> Iterator[StoredArticle]:
+        """Stored articles published (else first seen) at or after ``since``, oldest first."""
+        yield from (
+            _stored(row)
+            for row in self.db.execute(
+                f"select {_STORED_COLUMNS} from articles a join feeds f on f.id = a.feed_id "
+                "where coalesce(a.published, a.first_seen) >= ? "
+                "order by coalesce(a.published, a.first_seen), a.id",
+                [iso(since) if since else ""],
+            ).fetchall()
+        )
+
+    def story_of(self, article_id: int) -> int | None:
+        row = self.db.execute("select story_id from articles where id = ?", [article_id]).fetchone()
+        return None if row is None else row[0]
+
+    def update_match(self, article_id: int, match: Match, now: datetime) -> None:
+        """Record a re-run of the matcher on a stored article (``monitor reclassify``)."""
+        self.db.table("articles").update(
+            article_id,
+            {
+                "entities": _json(match.entities),
+                "organisations": _json(match.organisations),
+                "alert_worthy": int(match.alert_worthy),
+                "score": match.score,
+                "why": _json(match.why),
+                "event": _event_json(match),
+                "rules": _json(match.rules),
+                "channels": _json(match.channels),
+                "updated": iso(now),
+            },
+        )
 
     # --- stories
 

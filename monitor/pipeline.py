@@ -383,8 +383,14 @@ def file_story(
         story_id = store.create_story(article_id, article, match, published, now, sketch.anchors)
     else:
         store.join_story(story_id, article_id, match, published, now, sketch.anchors)
-    if not (match.alert_worthy and store.mark_alert_worthy(story_id)):
+    return queue_story(ctx, story_id, match, now)
+
+
+def queue_story(ctx: Context, story_id: int, match: Match, now: datetime) -> tuple[int, int]:
+    """Queue a story on the channels the match's rules route to, the first time one of its
+    articles is alert-worthy: (new alert-worthy stories, alerts queued)."""
+    if not (match.alert_worthy and ctx.store.mark_alert_worthy(story_id)):
         return 0, 0
     # A match that names no channel came from rules that route nowhere in particular.
     channels = [c for c in ctx.config.channels if c.name in match.channels or not match.channels]
-    return 1, store.queue_deliveries(story_id, channels, now)
+    return 1, ctx.store.queue_deliveries(story_id, channels, now)

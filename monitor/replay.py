@@ -1,9 +1,9 @@
 """Re-running the matcher and the rules over stored articles after a rule change.
 
 ``reclassify`` compares each stored verdict with what the current configuration decides and
-reports the differences. It writes only when asked (not ``dry_run``), and it puts newly
-alert-worthy articles into stories, and so into the outbox, only with ``alert``: old stories
-are never alerted by surprise.
+reports the differences. It writes only when asked (not ``dry_run``), and it marks the stories
+of newly alert-worthy articles alert-worthy, and so queues them, only with ``alert``: old
+stories are never alerted by surprise.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.match import match_article
-from monitor.pipeline import Context, file_story
+from monitor.pipeline import Context, queue_story
 
 
 @dataclass(frozen=True)
@@ -64,16 +64,20 @@ def reclassify(
                 and match.rules == stored.rules
                 and match.channels == stored.channels
             )
-            # An earlier run without --alert may have left alert-worthy articles out of stories.
-            unfiled = alert and match.alert_worthy and stored.story_id is None
-            if same and not unfiled:
+            # An earlier run without --alert may have left alert-worthy articles unqueued.
+            unqueued = (
+                alert
+                and match.alert_worthy
+                and stored.story_id is not None
+                and not stored.story_alerted
+            )
+            if same and not unqueued:
                 continue
             story_id, queued = stored.story_id, 0
             if not dry_run:
                 ctx.store.update_match(stored.id, match, now)
-                if alert and match.alert_worthy and stored.story_id is None:
-                    _, queued = file_story(ctx, stored.id, stored.article, match, now)
-                    story_id = ctx.store.story_of(stored.id)
+                if unqueued and story_id is not None:
+                    _, queued = queue_story(ctx, story_id, match, now)
             changes.append(
                 Change(
                     stored.id,

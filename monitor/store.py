@@ -55,7 +55,10 @@ def _json(value: Iterable[Any]) -> str:
 _STORED_COLUMNS = (
     "a.id, f.url, a.guid, a.title, a.url, a.canonical_url, a.summary, a.content, a.published, "
     "a.authors, a.content_hash, a.title_key, a.first_seen, a.alert_worthy, a.score, a.rules, "
-    "a.channels, a.story_id"
+    "a.channels, a.story_id, coalesce(s.alert_worthy, 0)"
+)
+_STORED_FROM = (
+    "articles a join feeds f on f.id = a.feed_id left join stories s on s.id = a.story_id"
 )
 
 
@@ -71,6 +74,7 @@ class StoredArticle:
     rules: tuple[str, ...]
     channels: tuple[str, ...]
     story_id: int | None
+    story_alerted: bool  # its story is alert-worthy, and so was queued
 
 
 def _stored(row: tuple[Any, ...]) -> StoredArticle:
@@ -96,6 +100,7 @@ def _stored(row: tuple[Any, ...]) -> StoredArticle:
         rules=tuple(json.loads(row[15] or "[]")),
         channels=tuple(json.loads(row[16] or "[]")),
         story_id=row[17],
+        story_alerted=bool(row[18]),
     )
 
 
@@ -418,8 +423,7 @@ class Store(StoryStoreMixin):
 
     def stored_article(self, article_id: int) -> StoredArticle | None:
         row = self.db.execute(
-            f"select {_STORED_COLUMNS} from articles a join feeds f on f.id = a.feed_id "
-            "where a.id = ?",
+            f"select {_STORED_COLUMNS} from {_STORED_FROM} where a.id = ?",
             [article_id],
         ).fetchone()
         return None if row is None else _stored(row)
@@ -429,16 +433,12 @@ class Store(StoryStoreMixin):
         yield from (
             _stored(row)
             for row in self.db.execute(
-                f"select {_STORED_COLUMNS} from articles a join feeds f on f.id = a.feed_id "
+                f"select {_STORED_COLUMNS} from {_STORED_FROM} "
                 "where coalesce(a.published, a.first_seen) >= ? "
                 "order by coalesce(a.published, a.first_seen), a.id",
                 [iso(since) if since else ""],
             ).fetchall()
         )
-
-    def story_of(self, article_id: int) -> int | None:
-        row = self.db.execute("select story_id from articles where id = ?", [article_id]).fetchone()
-        return None if row is None else row[0]
 
     def update_match(self, article_id: int, match: Match, now: datetime) -> None:
         """Record a re-run of the matcher on a stored article (``monitor reclassify``)."""

@@ -59,9 +59,10 @@ def archive(tmp_path: Path) -> Path:
         ctx = Context.build(config, store)
         store.sync_feeds(config.feeds, NOW)
         feed = store.due_feeds(NOW, force=True)[0]
-        for i, (title, summary) in enumerate(ARTICLES):
-            entry = Entry(f"g{i}", title, f"https://t.example/{i}", summary, None, NOW, ())
-            ingest(ctx, feed, normalise(entry, feed.url), NOW)
+        with store.transaction():
+            for i, (title, summary) in enumerate(ARTICLES):
+                entry = Entry(f"g{i}", title, f"https://t.example/{i}", summary, None, NOW, ())
+                ingest(ctx, feed, normalise(entry, feed.url), NOW)
     finally:
         store.close()
     return tmp_path
@@ -135,7 +136,7 @@ def test_reclassify_dry_run_reports_and_writes_nothing(archive: Path) -> None:
     code, out = _run(_config(archive, "[detect]\nthreshold = 0.3\n"), "reclassify", "--dry-run")
     assert code == 0, out
     assert out.splitlines() == [
-        "#2 now alert-worthy (score 0.46 -> 0.46; rules: default): "
+        "#2 now alert-worthy (score 0.46 -> 0.46; rules: default; story 2): "
         "Luxshare to build new device plant in Vietnam",
         "re-read 3 articles: 1 now alert-worthy",
         "dry run: nothing was written",
@@ -151,14 +152,18 @@ def test_reclassify_stores_verdicts_but_alerts_only_when_asked(archive: Path) ->
     code, out = _run(looser, "reclassify", "--since", "3650d")
     assert code == 0, out
     assert "newly alert-worthy articles were not alerted" in out
-    assert _rows(archive, "select alert_worthy, story_id from articles where id = 2") == [(1, None)]
+    assert _rows(
+        archive,
+        "select a.alert_worthy, s.alert_worthy from articles a join stories s "
+        "on s.id = a.story_id where a.id = 2",
+    ) == [(1, 0)]
     assert _rows(archive, "select count(*) from deliveries")[0][0] == queued_before
 
     code, out = _run(looser, "reclassify", "--alert")
     assert code == 0, out
     assert out.splitlines()[-1] == "re-read 3 articles: 1 alerted now"
     story = _rows(archive, "select story_id from articles where id = 2")[0][0]
-    assert story is not None
+    assert _rows(archive, f"select alert_worthy from stories where id = {story}") == [(1,)]
     assert _rows(archive, f"select channel, status from deliveries where story_id = {story}") == [
         ("inbox", "pending")
     ]

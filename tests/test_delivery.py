@@ -226,17 +226,10 @@ class RefuseFirst:
         return "250 OK"
 
 
-def smtp_with(handler: RefuseFirst) -> Controller:
+def run_twice_against(handler: RefuseFirst, tmp_path: Path, feed_server: FeedServer) -> None:
+    """Two `run --once` against a real SMTP server answering with ``handler``."""
     controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()
-    return controller
-
-
-def test_smtp_refusing_then_accepting_delivers_the_same_message_once(
-    tmp_path: Path, feed_server: FeedServer
-) -> None:
-    handler = RefuseFirst("451 4.3.0 Mailbox busy, try again")
-    controller = smtp_with(handler)
     try:
         channel = email_channel("127.0.0.1", controller.port, "analyst@example.com")
         config = config_with(tmp_path, feed_server, channel)
@@ -244,6 +237,14 @@ def test_smtp_refusing_then_accepting_delivers_the_same_message_once(
         monitor("--config", str(config), "run", "--once")
     finally:
         controller.stop()
+
+
+def test_smtp_refusing_then_accepting_delivers_the_same_message_once(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    handler = RefuseFirst("451 4.3.0 Mailbox busy, try again")
+
+    run_twice_against(handler, tmp_path, feed_server)
 
     assert handler.refused == 1
     [accepted] = handler.accepted
@@ -260,14 +261,8 @@ def test_smtp_5xx_marks_the_digest_failed_with_the_reason(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
     handler = RefuseFirst("554 5.7.1 Message rejected as spam")
-    controller = smtp_with(handler)
-    try:
-        channel = email_channel("127.0.0.1", controller.port, "analyst@example.com")
-        config = config_with(tmp_path, feed_server, channel)
-        monitor("--config", str(config), "run", "--once")
-        monitor("--config", str(config), "run", "--once")
-    finally:
-        controller.stop()
+
+    run_twice_against(handler, tmp_path, feed_server)
 
     assert (handler.refused, handler.accepted) == (1, [])
     with sqlite3.connect(tmp_path / "monitor.db") as conn:

@@ -492,7 +492,15 @@ def deliveries(ctx: click.Context, list_digests: bool, limit: int, fmt: str) -> 
             columns = ["id", "channel", "lane", "status", "stories", "attempts", "next_attempt"]
         else:
             rows = queries.channel_deliveries(store.db, [c.name for c in config.channels])
-            columns = ["channel", "pending", "sending", "sent", "failed", "last_sent"]
+            columns = [
+                "channel",
+                "pending",
+                "sending",
+                "sent",
+                "failed",
+                "last_sent",
+                "next_attempt",
+            ]
     for row in rows:  # errors may quote a webhook URL or server reply: no secrets in output
         channel_config = next((c for c in config.channels if c.name == row["channel"]), None)
         if row.get("last_error") and channel_config is not None:

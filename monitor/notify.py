@@ -234,6 +234,11 @@ def send_email(channel: ChannelConfig, digest: Digest, rendered: Rendered) -> No
             if channel.smtp_tls == "starttls":
                 smtp.starttls(context=ssl.create_default_context())
             if channel.username and password is not None:
+                if channel.smtp_tls == "none":
+                    log.warning(
+                        "email channel=%s logs in over an unencrypted connection (smtp_tls = none)",
+                        channel.name,
+                    )
                 smtp.login(channel.username, password)
             refused = smtp.send_message(message)
         if refused:  # some recipients took it: resending would repeat it to them

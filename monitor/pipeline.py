@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import pickle
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
@@ -67,11 +68,17 @@ class Context:
     rng: random.Random
     rules: tuple[Rule, ...] | None = None  # what is alert-worthy and where it goes;
     # None: the default rule, on every channel
+    matcher: Matcher | None = None  # the same, for the pool processes
 
     @classmethod
     def build(cls, config: Config, store: Store, rng: random.Random | None = None) -> Context:
         return cls(
-            config, store, watchlist_of(config), rng or random.Random(), config.alert_rules()
+            config,
+            store,
+            watchlist_of(config),
+            rng or random.Random(),
+            config.alert_rules(),
+            Matcher.of(config),
         )
 
 
@@ -177,14 +184,18 @@ async def _process(
         )
         return outcome
     body = result.body
-    if result.not_modified or (
-        body is not None and await on_store(ctx.store.body_unchanged, feed.id, body)
-    ):
+    known: frozenset[str] = frozenset()
+    unchanged = False
+    if body is not None and not result.not_modified:
+        unchanged, known = await on_store(_seen_before, ctx, feed, body)
+    if result.not_modified or unchanged:
         outcome = await on_store(_unchanged, ctx, feed, result, now)
         return outcome
     assert body is not None
     try:
-        parsed, articles = await parsepool.run(read_feed, feed.url, body, result.headers)
+        parsed, articles = await parsepool.run(
+            read_feed, feed.url, body, result.headers, known, ctx.matcher
+        )
     except ParseError as e:
         outcome = await on_store(_failed, ctx, feed, e.reason, result.status_code, now)
         return outcome
@@ -197,11 +208,66 @@ async def _process(
     return outcome
 
 
-def read_feed(url: str, body: bytes, headers: dict[str, str]) -> tuple[ParsedFeed, list[Article]]:
-    """Parse and normalise one body: the CPU-heavy part, run in a pool process. The entries come
-    back as articles only (the parsed feed without them), to pickle each entry once."""
+def _seen_before(ctx: Context, feed: DueFeed, body: bytes) -> tuple[bool, frozenset[str]]:
+    """Whether the body is the one stored last time, and the entry ids the feed already had."""
+    if ctx.store.body_unchanged(feed.id, body):
+        return True, frozenset()
+    return False, ctx.store.known_guids(feed.id)
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """What matching needs, small enough to send to a pool process with every feed; the
+    process builds the Watchlist from it once and keeps it (``_watchlist``)."""
+
+    entities: Mapping[str, tuple[str, ...]]
+    excludes: Any
+    case_sensitive: Any
+    rules: tuple[Rule, ...] | None
+    key: bytes = b""  # the pickled fields: one Watchlist per distinct key
+
+    @classmethod
+    def of(cls, config: Config) -> Matcher:
+        fields = (dict(config.entities), config.entity_excludes, config.case_sensitive)
+        rules = config.alert_rules()
+        return cls(*fields, rules, pickle.dumps((fields, rules)))
+
+
+_watchlists: dict[bytes, Watchlist] = {}
+
+
+def _watchlist(matcher: Matcher) -> Watchlist:
+    if matcher.key not in _watchlists:
+        _watchlists.clear()  # a new configuration replaces the old one
+        _watchlists[matcher.key] = Watchlist.build(
+            matcher.entities, matcher.excludes, matcher.case_sensitive
+        )
+    return _watchlists[matcher.key]
+
+
+def read_feed(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    known: frozenset[str],
+    matcher: Matcher | None,
+) -> tuple[ParsedFeed, list[tuple[Article, Match | None]]]:
+    """Parse, normalise and match one body: the CPU-heavy part, run in a pool process.
+
+    Entries come back as articles only (the parsed feed without them), to pickle each once;
+    those whose id the feed already carried (``known``) come back unmatched, since they will
+    not be stored again, and matching is the costliest step of all.
+    """
     parsed = parse_feed(url, body, headers)
-    return replace(parsed, entries=()), [normalise(entry, url) for entry in parsed.entries]
+    watchlist = _watchlist(matcher) if matcher is not None else None
+    articles = []
+    for entry in parsed.entries:
+        article = normalise(entry, url)
+        match = None
+        if watchlist is not None and matcher is not None and article.guid not in known:
+            match = match_article(article, watchlist, matcher.rules)
+        articles.append((article, match))
+    return replace(parsed, entries=()), articles
 
 
 def store_feed(
@@ -209,14 +275,14 @@ def store_feed(
     feed: DueFeed,
     result: FetchResult,
     parsed: ParsedFeed,
-    articles: list[Article],
+    articles: list[tuple[Article, Match | None]],
     now: datetime,
 ) -> FeedOutcome:
     """Store a parsed body's articles and record the success, in one transaction. An entry whose
     id the body already carried is rejected with that reason, and counted."""
     store = ctx.store
     new_articles = new_stories = alerts = 0
-    copies = Counter(article.guid for article in articles)
+    copies = Counter(article.guid for article, _ in articles)
     with store.transaction():
         for guid, count in copies.items():
             if count > 1:
@@ -224,11 +290,11 @@ def store_feed(
                     feed.id, guid, count - 1, "another entry in the feed has the same id", now
                 )
         seen: set[str] = set()
-        for article in articles:
+        for article, match in articles:
             if article.guid in seen:
                 continue
             seen.add(article.guid)
-            added, story_created, queued = ingest(ctx, feed, article, now)
+            added, story_created, queued = ingest(ctx, feed, article, now, match)
             new_articles += added
             new_stories += story_created
             alerts += queued
@@ -333,9 +399,11 @@ def _failed(
     return FeedOutcome(feed.url, "error", error=error)
 
 
-def ingest(ctx: Context, feed: DueFeed, article: Article, now: datetime) -> tuple[int, int, int]:
-    """Dedupe, match, cluster and store one article: (new articles, new alert-worthy stories,
-    alerts queued)."""
+def ingest(
+    ctx: Context, feed: DueFeed, article: Article, now: datetime, match: Match | None = None
+) -> tuple[int, int, int]:
+    """Dedupe, match (unless ``match`` was made already), cluster and store one article:
+    (new articles, new alert-worthy stories, alerts queued)."""
     store = ctx.store
     known = store.sighting(feed.id, article.guid)
     if known is not None:
@@ -351,7 +419,7 @@ def ingest(ctx: Context, feed: DueFeed, article: Article, now: datetime) -> tupl
         )
         store.prefer_earlier_copy(existing, feed.id, article)
         return 0, 0, 0
-    match = match_article(article, ctx.watchlist, ctx.rules)
+    match = match or match_article(article, ctx.watchlist, ctx.rules)
     sketch = sketch_article(article)
     article_id = store.add_article(feed.id, article, match, now, sketch)
     story_created, queued = file_story(ctx, article_id, article, match, sketch, now)

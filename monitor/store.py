@@ -205,6 +205,11 @@ class Store(StoryStoreMixin):
             for r in self.db.table("feeds").rows_where(where, {"now": iso(now)}, order_by="id")
         ]
 
+    def known_guids(self, feed_id: int) -> frozenset[str]:
+        """The entry ids this feed has carried before (its sightings)."""
+        rows = self.db.execute("select guid from sightings where feed_id = ?", [feed_id])
+        return frozenset(guid for (guid,) in rows)
+
     def recent_entry_times(self, feed_id: int, limit: int = 10) -> list[datetime]:
         """When the feed's latest entries appeared: published, but never later than first seen
         (a feed's future dates are not believed), newest first."""

@@ -328,7 +328,8 @@ def main() -> None:
     print(
         f"monitor cold: {cold_summary.new_articles} articles stored, "
         f"{cold_summary.failed} failed; "
-        f"warm: {warm_summary.not_modified} not modified, {warm_summary.new_articles} new articles, "
+        f"warm: {warm_summary.not_modified} not modified, "
+        f"{warm_summary.new_articles} new articles, "
         f"{warm_summary.failed} failed"
     )
     report(rows)

@@ -16,6 +16,7 @@ from sqlite_utils.db import Database
 
 from monitor.errors import QueryError
 from monitor.schedule import parse_duration
+from monitor.schema import STORY_OUTLETS
 from monitor.search import compile_query, display_text
 from monitor.timeutil import from_iso, iso
 
@@ -243,7 +244,7 @@ def stories(
     if alerted is not None:
         where.append("s.alerted = :alerted")
     sql = f"""
-        select s.id, s.title, s.url, s.article_count, s.outlet_count, s.outlet_names as outlets,
+        select s.id, s.title, s.url, s.article_count, s.outlet_count,
                s.first_published, s.first_seen, s.last_seen, s.entities, s.organisations,
                s.score, s.alert_worthy, s.alerted, s.alerted_at, s.why
         from stories s where {" and ".join(where)}
@@ -251,7 +252,8 @@ def stories(
     """
     rows = _rows(db, sql, {"since": iso(since), "alerted": int(bool(alerted)), "limit": limit})
     for row in rows:
-        _decode(row, "entities", "organisations", "why", "outlets")
+        _decode(row, "entities", "organisations", "why")
+        row["outlets"] = [r[0] for r in db.execute(STORY_OUTLETS, [row["id"]])]
         row["alerted"] = bool(row["alerted"])
         row["alert_worthy"] = bool(row["alert_worthy"])
     return rows

@@ -167,22 +167,15 @@ class StoryStoreMixin:
         )
 
     def refresh_outlets(self, story_id: int | None, now: datetime) -> None:
-        """Recount the feeds that carried the story, first reporter first."""
+        """Recount the feeds that carried the story. (Their names are read when asked for, with
+        ``STORY_OUTLETS``: a feed's title is only known after its first poll is stored.)"""
         if story_id is None:
             return
-        names = [
-            r[0]
-            for r in self.db.execute(
-                "select coalesce(f.name, f.title, f.url) from sightings si "
-                "join articles a on a.id = si.article_id join feeds f on f.id = si.feed_id "
-                "where a.story_id = ? group by si.feed_id "
-                "order by min(coalesce(si.published, a.published, si.first_seen)), si.feed_id",
-                [story_id],
-            )
-        ]
         self.db.execute(
-            "update stories set outlet_count = ?, outlet_names = ?, last_seen = ? where id = ?",
-            [len(names), json.dumps(names, ensure_ascii=False), iso(now), story_id],
+            "update stories set outlet_count = (select count(distinct si.feed_id) "
+            "from sightings si join articles a on a.id = si.article_id where a.story_id = ?), "
+            "last_seen = ? where id = ?",
+            [story_id, iso(now), story_id],
         )
 
     def outlet_count(self, story_id: int) -> int:

@@ -380,7 +380,8 @@ class Store(StoryStoreMixin):
         if values:
             self.db.table("stories").update(row["story_id"], values)
         if "first_published" in values:
-            self.index_story_organisations(row["story_id"])
+            before = (story["organisations"], story["first_published"])
+            self.index_story_organisations(row["story_id"], before)
 
     def add_article(
         self,
@@ -557,7 +558,9 @@ class Store(StoryStoreMixin):
             organisations != json.loads(story["organisations"])
             or iso(first) != story["first_published"]
         ):
-            self.index_story_organisations(story_id)
+            self.index_story_organisations(
+                story_id, (story["organisations"], story["first_published"])
+            )
         self.refresh_outlets(story_id, now)
 
     def _tells_it_better(

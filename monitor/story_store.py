@@ -69,7 +69,9 @@ class StoryStoreMixin:
             ],
         )
         self.db.execute(
-            "update stories set title = ? where article_id = ?", [article.title, article_id]
+            "update stories set title = ? where id = (select story_id from articles where id = ?) "
+            "and article_id = ?",
+            [article.title, article_id, article_id],
         )
         self.store_sketch(article_id, article.published or now, sketch)
 
@@ -143,14 +145,23 @@ class StoryStoreMixin:
             for r in rows
         ]
 
-    def index_story_organisations(self, story_id: int) -> None:
-        """Make the organisation index agree with the story's organisations and first date."""
+    def index_story_organisations(
+        self, story_id: int, before: tuple[str | None, str | None] | None = None
+    ) -> None:
+        """Make the organisation index agree with the story's organisations and first date.
+        ``before``: the story's organisations (JSON) and first date as last indexed, whose rows
+        are replaced (found by primary key: no scan of the index)."""
+        if before is not None:
+            self.db.conn.executemany(
+                "delete from story_organisations "
+                "where organisation = ? and first_published = ? and story_id = ?",
+                [(name, before[1] or "", story_id) for name in json.loads(before[0] or "[]")],
+            )
         organisations, first = self.db.execute(
             "select organisations, first_published from stories where id = ?", [story_id]
         ).fetchone()
-        self.db.execute("delete from story_organisations where story_id = ?", [story_id])
         self.db.conn.executemany(
-            "insert into story_organisations (organisation, first_published, story_id) "
+            "insert or ignore into story_organisations (organisation, first_published, story_id) "
             "values (?, ?, ?)",
             [(name, first or "", story_id) for name in json.loads(organisations or "[]")],
         )

@@ -282,7 +282,7 @@ def m_issue4_stories(db: sqlite_utils.Database) -> None:
     stories = db.table("stories")
     stories.add_column("alert_worthy", int, not_null_default=0)  # any article alert-worthy
     stories.add_column("outlet_count", int, not_null_default=0)  # distinct feeds that carried it
-    stories.add_column("outlet_names", str)  # unused: names are read with STORY_OUTLETS
+    stories.add_column("outlet_names", str)  # JSON list of the feeds, first reporter first
     stories.add_column("anchors", str)  # JSON list: figures and codes of all its articles
     stories.add_column("article_id", int)  # the representative article (earliest published)
     # Before this migration only alert-worthy articles had stories.

@@ -15,6 +15,7 @@ from datetime import datetime
 import sqlite_utils
 
 from monitor.records import Article, Match, SimilarArticle, Sketch, StoryCandidate
+from monitor.schema import STORY_OUTLETS
 from monitor.sketch import band_keys, pack, unpack
 from monitor.timeutil import from_iso, iso
 
@@ -178,15 +179,15 @@ class StoryStoreMixin:
         )
 
     def refresh_outlets(self, story_id: int | None, now: datetime) -> None:
-        """Recount the feeds that carried the story. (Their names are read when asked for, with
-        ``STORY_OUTLETS``: a feed's title is only known after its first poll is stored.)"""
+        """Recount and name the feeds that carried the story, first reporter first. The names
+        are as of now: a feed without a configured name is named by its URL until its first
+        poll is stored, so ``monitor stories`` reads them afresh."""
         if story_id is None:
             return
+        names = [r[0] for r in self.db.execute(STORY_OUTLETS, [story_id])]
         self.db.execute(
-            "update stories set outlet_count = (select count(distinct si.feed_id) "
-            "from sightings si join articles a on a.id = si.article_id where a.story_id = ?), "
-            "last_seen = ? where id = ?",
-            [story_id, iso(now), story_id],
+            "update stories set outlet_count = ?, outlet_names = ?, last_seen = ? where id = ?",
+            [len(names), json.dumps(names, ensure_ascii=False), iso(now), story_id],
         )
 
     def outlet_count(self, story_id: int) -> int:

@@ -437,3 +437,23 @@ def article(db: Database, article_id: int) -> dict[str, Any] | None:
         {"id": article_id},
     )
     return found
+
+
+def alerted_in(db: Database, since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """Alerted stories first published between ``since`` and ``until``, oldest first, with
+    their outlets (first reporter first)."""
+    rows = _rows(
+        db,
+        """
+        select s.id, s.title, s.url, s.first_published, s.alerted_at, s.article_count,
+               s.outlet_count, s.outlet_names as outlets, s.entities, s.score
+        from stories s
+        where s.alerted = 1 and s.first_published >= :since and s.first_published <= :until
+        order by s.first_published, s.id
+        """,
+        {"since": iso(since), "until": iso(until)},
+    )
+    for row in rows:
+        _decode(row, "outlets", "entities")
+        row["outlets"] = row["outlets"] or []
+    return rows

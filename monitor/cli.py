@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,6 +28,7 @@ from monitor.output import FORMATS, format_record, format_rows
 from monitor.pipeline import Context, poll, watchlist_of
 from monitor.records import Entry
 from monitor.rules import describe
+from monitor.schedule import parse_duration
 from monitor.store import Store
 from monitor.timeutil import utcnow
 

@@ -40,7 +40,7 @@ LEAD_SENTENCES = 3  # sentences of the body, after the title, that count as the 
 BODY_SENTENCES = 6
 WEIGHTS = {"title": 1.0, "lead": 0.9, "body": 0.45}
 LEAD_DECAY = 0.07  # each later lead sentence weighs this much less
-STRENGTH = {"strong": 1.0, "weak": 0.7}
+STRENGTH = {"strong": 1.0, "weak": 0.7, "for": 0.7}  # "for": "chips for Apple"
 # What each kind of look-alike costs when it stands in the title or the evidence.
 PENALTY = {
     "lawsuit": 0.45,
@@ -145,7 +145,7 @@ def read_sentence(where: str, text: str, weight: float, watchlist: Watchlist) ->
         mentions.append((start, end, name))
         # "chips for Apple", "为苹果代工": the organisation a thing is made for is a party.
         if (hit := _FOR.search(text, max(0, start - 5), start)) is not None:
-            beneficiaries.append((hit.start(), end, "weak", text[hit.start() : end]))
+            beneficiaries.append((hit.start(), end, "for", text[hit.start() : end]))
     parties = {n for _, _, n in mentions}
     partnership = tuple(PARTNERSHIP_CUES.scan(text)) + tuple(beneficiaries)
     # A body sentence counts only as evidence, which needs a partnership cue first.
@@ -279,10 +279,12 @@ def _contrary(
 
 
 def _two_sided(evidence: Evidence) -> bool:
-    """A strong cue, or a weak one followed by a name, implies a second party."""
+    """A strong cue, or a weak one followed by a name, implies a second party. "for Apple" does
+    not: the name after it is Apple's own ("servers for Apple Intelligence")."""
     text = evidence.sentence.text
     return any(
-        c[2] == "strong" or _NAMED_AFTER.match(text, c[1]) is not None for c in evidence.partnership
+        c[2] == "strong" or (c[2] == "weak" and _NAMED_AFTER.match(text, c[1]) is not None)
+        for c in evidence.partnership
     )
 
 

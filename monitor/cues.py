@@ -214,8 +214,9 @@ PASSING_CJK = ("包括", "例如", "诸如", "像", "如同", "以及", "对手"
 # costs; this check is a few substring tests. tests/test_detect.py checks that the fragments
 # cover every cue found in the fixtures and the evaluation set.
 PARTNERSHIP_STEMS = (
-    "deal", "agree", "pact", "partner", "allian", "tie", "joint", "memorandum", "mou", "team",
-    "join", "sign", "ink", "contract", "order", "suppl", "work", "customer", "manufactur",
+    "deal", "agree", "pact", "partner", "allian", "tie-up", "tie up", "tieup", "joint",
+    "memorandum", "mou", "team", "join", "sign", "inks", "inked", "contract", "order", "suppl",
+    "work", "customer", "manufactur",
     "assembl", "foundry", "vendor", "venture", "fabricat", "made", "built", "produc", "packag",
     "design", "develop", "engineer", "invest", "collaborat", "vertrag", "kooperation",
     "partenar", "accord", "alianz", "acuerdo", "contrat", "tap", "pick", "select", "enlist",

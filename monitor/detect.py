@@ -178,7 +178,9 @@ def read_article(title: str, body: str, watchlist: Watchlist) -> list[Sentence]:
 def _may_pair(text: str) -> bool:
     """False only when no sentence of the text can pair a partnership cue with a hardware cue:
     most articles, which are then not read sentence by sentence."""
-    has_partnership = PARTNERSHIP_CUES.pattern.search(text) or _FOR_ANY.search(text)
+    has_partnership = _FOR_ANY.search(text) or (
+        PARTNERSHIP_CUES.may_hold(text) and PARTNERSHIP_CUES.pattern.search(text)
+    )
     return bool(has_partnership) and HARDWARE_CUES.may_hold(text)
 
 

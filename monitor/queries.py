@@ -99,31 +99,38 @@ def search(
         "offset": offset,
         "window": max(window, offset + limit) if window else None,
     }
-    where = ["fts.article_search_fts match :match"]
+    filters = []
     if since is not None:
-        where.append(f"{_WHEN} >= :since")
+        filters.append(f"{_WHEN} >= :since")
     if until is not None:
-        where.append(f"{_WHEN} < :until")
+        filters.append(f"{_WHEN} < :until")
     if feed is not None:
         feed_ids = ", ".join(str(i) for i in _feed_ids(db, feed))
-        where.append(
+        filters.append(
             "exists (select 1 from sightings si "
             f"where si.article_id = a.id and si.feed_id in ({feed_ids}))"
         )
     if entity is not None:
-        where.append(
+        filters.append(
             "exists (select 1 from json_each(a.entities) e where e.value = :entity collate nocase)"
         )
     if matched:
-        where.append("a.alert_worthy = 1")
+        filters.append("a.alert_worthy = 1")
     if story_id is not None:
-        where.append("a.story_id = :story_id")
+        filters.append("a.story_id = :story_id")
+    # Relevance tries the index of recent articles first: bm25's cost grows with the index it
+    # runs on (see schema.m_issue7_recent_index). It is used only when it holds the whole
+    # window, so the answer is the one the full index would give.
+    tables = [_RECENT, _FULL] if sort == "relevance" and window else [_FULL]
     try:
-        if sort == "relevance" and len(where) == 1:
-            sql = _by_relevance(where)
-        else:
-            sql = _in_window(where, "rank" if sort == "relevance" else "at desc, id desc")
-        rows = _rows(db, sql, params)
+        for table in tables:
+            if sort == "relevance" and not filters:
+                sql = _by_relevance(table)
+            else:
+                sql = _in_window(table, filters, ranked=sort == "relevance")
+            rows = _rows(db, sql, params)
+            if table == _FULL or (rows and rows[0]["window_full"]):
+                break
         if rows and "snippet" not in rows[0]:
             snippets = _snippets(db, params["match"], [r["id"] for r in rows])
             for row in rows:
@@ -142,50 +149,58 @@ def search(
 
 
 _WHEN = "coalesce(a.published, a.first_seen)"
+_FULL, _RECENT = "article_search_fts", "article_recent_fts"
 _HIT_COLUMNS = f"""a.id, a.title, a.url, a.published, {_FEED_NAME} as feed, a.story_id,
     a.entities, a.alert_worthy, a.score"""
-_SNIPPET = "snippet(article_search_fts, -1, '[', ']', '…', 16) as snippet"
 
 
-def _matches(where: list[str], joined: bool, *, feeds: bool = False) -> str:
+def _snippet(table: str) -> str:
+    return f"snippet({table}, -1, '[', ']', '…', 16) as snippet"
+
+
+def _matches(table: str, filters: list[str], joined: bool, *, feeds: bool = False) -> str:
     """FROM and WHERE over the index's matches. Without filters the index alone answers:
     joining articles would cost a lookup per match. To filter, articles are read through the
     covering index, which holds every column a filter reads (SQLite would not pick it for a
     lookup by id, and the table's row drags the article's text in); ``feeds`` joins what the
     output shows instead."""
+    where = " and ".join([f"fts.{table} match :match", *filters])
     if not joined:
-        return f"from article_search_fts fts where {' and '.join(where)}"
+        return f"from {table} fts where {where}"
     index = "" if feeds else "indexed by article_search_filters"
     join = f"join articles a {index} on a.id = fts.rowid"
     if feeds:
         join += " join feeds f on f.id = a.feed_id"
-    return f"from article_search_fts fts {join} where {' and '.join(where)}"
+    return f"from {table} fts {join} where {where}"
 
 
-def _by_relevance(where: list[str]) -> str:
+def _by_relevance(table: str) -> str:
     """bm25 order among the matches from the window's oldest on, with no filters to apply.
     Finding that oldest match walks the index newest first without scoring; FTS5 then scores
     only the window and hands the hits over in rank order, with snippets for the page alone."""
     return f"""
         with bound as (
             select case when :window is null then 0 else coalesce((
-                select fts.rowid {_matches(where, False)}
+                select fts.rowid {_matches(table, [], False)}
                 order by fts.rowid desc limit 1 offset :window - 1), 0) end as floor
         )
-        select {_HIT_COLUMNS}, fts.rank as rank, {_SNIPPET},
+        select {_HIT_COLUMNS}, fts.rank as rank, {_snippet(table)},
                (select floor from bound) > 0 as window_full
-        {_matches(where, True, feeds=True)} and fts.rowid >= (select floor from bound)
+        {_matches(table, [], True, feeds=True)} and fts.rowid >= (select floor from bound)
         order by fts.rank limit :limit offset :offset
     """
 
 
-def _in_window(where: list[str], order: str) -> str:
-    """``order`` among the newest matches that pass the filters, found in one walk of the index
-    newest first that scores only what passes, stopping when the window is full."""
+def _in_window(table: str, filters: list[str], *, ranked: bool) -> str:
+    """By rank (``ranked``) or newest first among the newest matches that pass the filters,
+    found in one walk of the index newest first that scores only what passes (and nothing when
+    sorting by date), stopping when the window is full."""
+    order = "rank" if ranked else "at desc, id desc"
     return f"""
         with window as materialized (
-            select fts.rowid as id, fts.rank as rank, {_WHEN} as at
-            {_matches(where, True)} order by fts.rowid desc limit coalesce(:window, -1)
+            select fts.rowid as id, {"fts.rank" if ranked else "null"} as rank, {_WHEN} as at
+            {_matches(table, filters, True)}
+            order by fts.rowid desc limit coalesce(:window, -1)
         ), hits as (
             select id, rank, at from window order by {order} limit :limit offset :offset
         )
@@ -203,7 +218,7 @@ def _snippets(db: Database, match: str, ids: list[int]) -> dict[int, str]:
     highest id costs less than looking each one up: every lookup starts the query afresh."""
     listed = ", ".join(str(int(i)) for i in ids)
     cursor = db.execute(
-        f"select rowid, {_SNIPPET} from article_search_fts "
+        f"select rowid, {_snippet(_FULL)} from article_search_fts "
         "where article_search_fts match :match and rowid between :low and :high "
         f"and +rowid in ({listed})",  # the unary + keeps SQLite from turning IN into lookups
         {"match": match, "low": min(ids), "high": max(ids)},

@@ -350,3 +350,52 @@ def m_issue7_views(db: sqlite_utils.Database) -> None:
         left join stories s on s.id = a.story_id
         """,
     )
+
+
+RECENT_ARTICLES = 20_000  # how many of the newest articles article_recent_fts holds
+
+
+@migrations()
+def m_issue7_recent_index(db: sqlite_utils.Database) -> None:
+    """A second FTS5 index over only the newest RECENT_ARTICLES articles, for ranking.
+
+    bm25 weighs each term by how many documents in the whole index contain it, and FTS5 counts
+    them afresh for every query: for a common word that is a walk of its whole posting list, so
+    ranking got slower in step with the archive even though search ranks only the newest 1,000
+    matches. Those newest matches nearly always lie among the newest articles, so ranking runs
+    on this small index when it holds the whole window (monitor.queries falls back to
+    ``article_search_fts`` when it does not). Same columns, tokeniser and weights; triggers add
+    each new article and drop the one that falls out of the window.
+    """
+    db.execute(
+        "create virtual table article_recent_fts using fts5("
+        "title, summary, content, tokenize = 'porter unicode61')"
+    )
+    db.execute(
+        "insert into article_recent_fts (article_recent_fts, rank) "
+        "values ('rank', 'bm25(10.0, 3.0, 1.0)')"
+    )
+    columns = "title, summary, content"
+    indexed = ", ".join(f"monitor_search_text(new.{c})" for c in columns.split(", "))
+    db.executescript(
+        f"""
+        create trigger article_recent_ai after insert on articles begin
+          insert into article_recent_fts (rowid, {columns}) values (new.id, {indexed});
+          delete from article_recent_fts where rowid <= new.id - {RECENT_ARTICLES};
+        end;
+        create trigger article_recent_ad after delete on articles begin
+          delete from article_recent_fts where rowid = old.id;
+        end;
+        create trigger article_recent_au after update of {columns} on articles begin
+          delete from article_recent_fts where rowid = old.id;
+          insert into article_recent_fts (rowid, {columns}) select new.id, {indexed}
+          where new.id > (select max(id) from articles) - {RECENT_ARTICLES};
+        end;
+        """
+    )
+    db.execute(
+        f"insert into article_recent_fts (rowid, {columns}) "
+        f"select rowid, {columns} from article_search_fts "
+        f"where rowid > (select coalesce(max(rowid), 0) from article_search_fts) "
+        f"- {RECENT_ARTICLES}"
+    )

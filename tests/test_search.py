@@ -21,7 +21,7 @@ from conftest import monitor
 from monitor import queries
 from monitor.cli import cli
 from monitor.errors import QueryError
-from monitor.schema import migrations
+from monitor.schema import RECENT_ARTICLES, migrations
 from monitor.search import compile_query, display_text, search_text
 from monitor.store import Store
 
@@ -288,5 +288,42 @@ def test_existing_articles_are_indexed_when_the_migration_runs(tmp_path: Path) -
         assert [r["id"] for r in queries.search(store.db, "Foxconn").rows] == [1]
         store.db.execute("delete from articles where id = 1")
         assert queries.search(store.db, "Foxconn").rows == []
+    finally:
+        store.close()
+
+
+def test_the_recent_index_keeps_only_the_newest_articles_and_search_falls_back(
+    tmp_path: Path,
+) -> None:
+    store = Store.open(tmp_path / "monitor.db")
+    try:
+        db = store.db
+        db.execute(
+            "insert into feeds (id, url, origin, interval, enabled, consecutive_failures) "
+            "values (1, 'https://example.com/feed', 'config', 900, 1, 0)"
+        )
+        for article_id in (1, 2, 3, 1 + RECENT_ARTICLES):
+            db.execute(
+                "insert into articles (id, feed_id, title, summary, content, published) "
+                "values (?, 1, ?, '', '', '2025-09-19T08:30:00Z')",
+                [article_id, f"Foxconn wins order {article_id}"],
+            )
+        recent = [r[0] for r in db.execute("select rowid from article_recent_fts").fetchall()]
+        assert recent == [2, 3, 1 + RECENT_ARTICLES]  # 1 fell out of the newest RECENT_ARTICLES
+        # The recent index holds 3 matches, fewer than the window: the full index answers.
+        found = queries.search(db, "Foxconn", window=10)
+        assert sorted(r["id"] for r in found.rows) == [1, 2, 3, 1 + RECENT_ARTICLES]
+        # A window the recent index holds whole is ranked there, with the same answer.
+        newest = queries.search(db, "Foxconn", window=2, limit=2)
+        assert sorted(r["id"] for r in newest.rows) == [3, 1 + RECENT_ARTICLES]
+        assert newest.window == 2
+        db.execute("update articles set title = 'Luxshare' where id = 3")
+        assert [r["id"] for r in queries.search(db, "Luxshare").rows] == [3]
+        db.execute("delete from articles where id = 3")
+        assert queries.search(db, "Luxshare").rows == []
+        assert [r[0] for r in db.execute("select rowid from article_recent_fts")] == [
+            2,
+            1 + RECENT_ARTICLES,
+        ]
     finally:
         store.close()

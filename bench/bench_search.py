@@ -16,9 +16,9 @@ At each size it times several query shapes, in the same run:
 
 Reports p50 and p95 per shape and size, the ratio monitor/floor at each size (floor: <= 1.5) and
 monitor's p50 at the largest size over its p50 at the smallest (floor: <= 3). Not a test; run by
-hand (the 1M load takes a while and a few GB in --db's folder):
+hand (the 1M load takes a while and about 10 GB in --dir):
 
-    .venv/bin/python bench/bench_search.py [--sizes 10000,100000,1000000] [--db PATH]
+    .venv/bin/python bench/bench_search.py [--sizes 10000,100000,1000000] [--dir FOLDER]
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -267,51 +268,54 @@ def sizes_argument(text: str) -> list[int]:
 
 
 @contextmanager
-def database(path: str | None) -> Iterator[Path]:
+def folder(path: str | None) -> Iterator[Path]:
     if path:
+        Path(path).mkdir(parents=True, exist_ok=True)
         yield Path(path)
         return
-    with tempfile.TemporaryDirectory(prefix="bench-search-") as folder:
-        yield Path(folder) / "monitor.db"
+    with tempfile.TemporaryDirectory(prefix="bench-search-") as temporary:
+        yield Path(temporary)
+
+
+def open_store(path: Path) -> Store:
+    store = Store.open(path)
+    store.db.execute("pragma synchronous = normal")
+    with store.db.conn:
+        store.db.conn.executemany(
+            "insert or ignore into feeds (id, url, name, origin, interval, enabled, "
+            "consecutive_failures) values (?, ?, ?, 'config', 900, 1, 0)",
+            [(i, f"https://news{i}.example/feed", f"Outlet {i}") for i in range(1, FEEDS + 1)],
+        )
+    return store
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=sizes_argument, default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=21, help="timed runs per query")
-    parser.add_argument("--db", help="database file to create (default: a temporary one)")
     parser.add_argument(
-        "--resume", action="store_true", help="keep the articles already in --db, add the rest"
+        "--dir",
+        help="folder for one database per size, monitor-SIZE.db; kept, and a later run with "
+        "the same folder reuses what is loaded (default: a temporary folder)",
     )
     parser.add_argument(
         "--budget", type=float, default=60, help="seconds per shape and size before stopping early"
     )
     args = parser.parse_args()
-    with database(args.db) as path:
-        if not args.resume:
-            path.unlink(missing_ok=True)
-        store = Store.open(path)
-        store.db.execute("pragma synchronous = normal")
-        with store.db.conn:
-            store.db.conn.executemany(
-                "insert or ignore into feeds (id, url, name, origin, interval, enabled, "
-                "consecutive_failures) values (?, ?, ?, 'config', 900, 1, 0)",
-                [(i, f"https://news{i}.example/feed", f"Outlet {i}") for i in range(1, FEEDS + 1)],
-            )
-        corpus = Corpus()
-        print(f"sqlite {store.db.execute('select sqlite_version()').fetchone()[0]}; {path}")
-        loaded = store.db.execute("select count(*) from articles").fetchone()[0]
-        results = {}
+    corpus = Corpus()
+    results = {}
+    print(f"sqlite {sqlite3.sqlite_version}")
+    with folder(args.dir) as where:
         for size in args.sizes:
-            if loaded < size:
-                seconds = load(store, corpus, loaded, size)
-                print(f"\nloaded {size - loaded:,} articles in {seconds:.0f}s", flush=True)
-                loaded = size
-            elif loaded > size:
-                print(f"\n(skipping {size:,}: the database holds {loaded:,} articles)")
-                continue
+            path = where / f"monitor-{size}.db"
+            store = open_store(path)
+            loaded = store.db.execute("select count(*) from articles").fetchone()[0]
+            if loaded > size:
+                raise SystemExit(f"{path} holds {loaded:,} articles, more than {size:,}")
+            seconds = load(store, corpus, loaded, size)
+            print(f"\n{path}: {loaded:,} articles kept, {size - loaded:,} loaded in {seconds:.0f}s")
             results[size] = measure(store, size, args.repeat, args.budget)
-        store.close()
+            store.close()
     first, last = args.sizes[0], args.sizes[-1]
     print(f"\nfloors: monitor p50 <= 1.5 x direct p50; p50 at {last:,} <= 3 x p50 at {first:,}")
     failures = 0

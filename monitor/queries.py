@@ -122,6 +122,8 @@ def search(
     # runs on (see schema.m_issue7_recent_index). It is used only when it holds the whole
     # window, so the answer is the one the full index would give.
     tables = [_RECENT, _FULL] if sort == "relevance" and window else [_FULL]
+    if tables[0] == _RECENT and _holds_everything(db):
+        tables = [_RECENT]  # a young archive: both indexes hold the same articles
     try:
         for table in tables:
             if sort == "relevance" and not filters:
@@ -129,7 +131,7 @@ def search(
             else:
                 sql = _in_window(table, filters, ranked=sort == "relevance")
             rows = _rows(db, sql, params)
-            if table == _FULL or (rows and rows[0]["window_full"]):
+            if table == tables[-1] or (rows and rows[0]["window_full"]):
                 break
         if rows and "snippet" not in rows[0]:
             snippets = _snippets(db, params["match"], [r["id"] for r in rows])
@@ -152,6 +154,13 @@ _WHEN = "coalesce(a.published, a.first_seen)"
 _FULL, _RECENT = "article_search_fts", "article_recent_fts"
 _HIT_COLUMNS = f"""a.id, a.title, a.url, a.published, {_FEED_NAME} as feed, a.story_id,
     a.entities, a.alert_worthy, a.score"""
+
+
+def _holds_everything(db: Database) -> bool:
+    """Whether the recent index still holds every article (it starts where the full one does)."""
+    first = "select rowid from {} order by rowid limit 1"
+    same = db.execute(f"select ({first.format(_RECENT)}) is ({first.format(_FULL)})").fetchone()[0]
+    return bool(same)
 
 
 def _snippet(table: str) -> str:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import select
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -35,8 +37,45 @@ def _get() -> ProcessPoolExecutor:
             # with threads can copy a held lock into the child.
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["monitor.parse", "monitor.normalise"])
-            _pool = ProcessPoolExecutor(max_workers=workers(), mp_context=context)
+            _pool = ProcessPoolExecutor(
+                max_workers=workers(),
+                mp_context=context,
+                initializer=_end_with,
+                initargs=(os.getpid(),),
+            )
         return _pool
+
+
+def _end_with(owner: int) -> None:
+    """Pool initializer: end this worker when the process that made the pool ends.
+
+    A pool worker blocks on its task queue, of which it holds both ends, so it never sees its
+    owner go; and it holds the forkserver's liveness pipe, so the forkserver stays too. Without
+    this, every daemon killed with SIGKILL (or by the OOM killer) left its parse processes
+    behind for good.
+    """
+    threading.Thread(target=_exit_after, args=(owner,), name="owner-watch", daemon=True).start()
+
+
+def _exit_after(owner: int) -> None:
+    try:
+        handle = os.pidfd_open(owner)  # Linux: readable once the process has exited
+    except (AttributeError, OSError):
+        while _running(owner):
+            time.sleep(1)
+    else:
+        select.select([handle], [], [])
+    os._exit(0)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _discard(broken: ProcessPoolExecutor) -> None:

@@ -17,8 +17,9 @@ from conftest import (
     write_config,
 )
 
-from monitor.records import Sketch
-from monitor.sketch import band_keys, minhash, shingles
+from monitor.normalise import normalise
+from monitor.records import Entry, Match, Sketch
+from monitor.sketch import band_keys, minhash, shingles, sketch_article
 from monitor.store import Store
 from monitor.timeutil import from_iso
 
@@ -190,3 +191,34 @@ def _candidate_queries(sketch: Sketch) -> list[tuple[str, list[Any]]]:
     finally:
         store.close()
     return [(s, []) for s in statements if s.lstrip().lower().startswith("select")]
+
+
+def test_revised_article_is_indexed_by_its_new_text_only(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "monitor.db")
+    try:
+        store.db.execute("insert into feeds (url, origin, interval) values ('f', 'config', 60)")
+        feed_id = store.db.execute("select id from feeds").fetchone()[0]
+        now = from_iso("2026-03-02T08:00:00+00:00")
+        assert now is not None
+        old_text = "Luxshare to assemble OpenAI device in Vietnam, sources say"
+        new_text = "Correction: Foxconn, not Luxshare, will build the device in India"
+        article = normalise(
+            Entry("g", old_text, "https://a.example/x", old_text, None, now, ()), "f"
+        )
+        revised = normalise(
+            Entry("g", new_text, "https://a.example/x", new_text, None, now, ()), "f"
+        )
+        match = Match((), (), False, 0.0, ())
+        article_id = store.add_article(feed_id, article, match, now, sketch_article(article))
+
+        store.revise_article(article_id, revised, match, sketch_article(revised), now)
+
+        stored = {r[0] for r in store.db.execute("select band from article_bands")}
+        similar = store.similar_articles(sketch_article(revised), now, now)
+
+        assert stored == set(sketch_article(revised).bands)  # the old text's keys are gone
+        assert [s.article_id for s in similar] == [article_id]
+        assert similar[0].minhash == sketch_article(revised).minhash
+        assert store.sighting(feed_id, "g") == (article_id, revised.content_hash)
+    finally:
+        store.close()

@@ -34,7 +34,16 @@ from monitor.pipeline import Context, poll
 from monitor.store import Store
 from monitor.timeutil import utcnow
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "realfeeds"
+# ../shared/corpus/realfeeds from a checkout at /work/main; a worktree sits one level deeper.
+_ROOT = Path(__file__).resolve().parents[1]
+CORPUS = (
+    next(
+        (p for p in (_ROOT.parent / "shared", _ROOT.parent.parent / "shared") if p.is_dir()),
+        _ROOT.parent / "shared",
+    )
+    / "corpus"
+    / "realfeeds"
+)
 
 
 def corpus_files() -> list[str]:

@@ -89,6 +89,18 @@ def output_option(f: F) -> F:
     )(f)
 
 
+def record_output_option(f: F) -> F:
+    """--format for commands that print one record (show, explain): text for people, or JSON."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="Output format.",
+    )(f)
+
+
 def _setup_logging(verbose: int, quiet: int) -> None:
     level = logging.INFO - 10 * verbose + 10 * quiet
     logging.basicConfig(
@@ -338,14 +350,7 @@ def stories(
 
 @cli.command()
 @click.argument("ident", metavar="ID")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
+@record_output_option
 @click.pass_obj
 def show(state: State, ident: str, fmt: str) -> None:
     """Show one story (ID, or story:ID) with every outlet's copy, its entities, score, why and
@@ -605,14 +610,7 @@ def check_config(state: State) -> None:
 @click.argument("article_id", type=int, required=False)
 @click.option("--title", help="Explain this headline instead of a stored article.")
 @click.option("--summary", default="", help="The lead that goes with --title.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
+@record_output_option
 @click.pass_obj
 def explain(
     state: State, article_id: int | None, title: str | None, summary: str, fmt: str

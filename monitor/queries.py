@@ -126,6 +126,8 @@ def search(
         tables = [_RECENT]  # a young archive: both indexes hold the same articles
     try:
         for table in tables:
+            if table != tables[-1] and not _window_fits(db, table, filters, params):
+                continue  # checked by a walk that scores nothing, before any ranking
             if sort == "relevance" and not filters:
                 sql = _by_relevance(table)
             else:
@@ -154,6 +156,15 @@ _WHEN = "coalesce(a.published, a.first_seen)"
 _FULL, _RECENT = "article_search_fts", "article_recent_fts"
 _HIT_COLUMNS = f"""a.id, a.title, a.url, a.published, {_FEED_NAME} as feed, a.story_id,
     a.entities, a.alert_worthy, a.score"""
+
+
+def _window_fits(db: Database, table: str, filters: list[str], params: dict[str, Any]) -> bool:
+    """Whether ``table`` holds a whole window of matches that pass the filters."""
+    sql = (
+        f"select fts.rowid {_matches(table, filters, bool(filters))} "
+        "order by fts.rowid desc limit 1 offset :window - 1"
+    )
+    return db.execute(sql, params).fetchone() is not None
 
 
 def _holds_everything(db: Database) -> bool:

@@ -523,3 +523,62 @@ def test_readme_documents_every_config_key() -> None:
             if not re.search(f"{dotted}|{table}", text):
                 missing.append(f"{section.name}.{key.name}")
     assert missing == []
+
+
+# --- polite fetching (issue 3)
+
+POLITE = """
+[fetch]
+interval = "20m"
+per_host = 3
+connect_timeout = "5s"
+read_timeout = "15s"
+hint_cap = "2h"
+auto_min_interval = "10m"
+auto_max_interval = "3h"
+
+[[feeds]]
+url = "https://auto.example/feed"
+interval = "auto"
+
+[[feeds]]
+url = "https://fixed.example/feed"
+interval = "45m"
+
+[watch.entities]
+OpenAI = ["OpenAI"]
+"""
+
+
+def test_interval_auto_starts_from_the_default_and_is_marked() -> None:
+    config = load_config_text(POLITE)
+
+    assert config.feeds[0] == FeedConfig(
+        "https://auto.example/feed", None, 20 * 60, auto_interval=True
+    )
+    assert config.feeds[1] == FeedConfig("https://fixed.example/feed", None, 45 * 60)
+    assert (config.fetch.per_host, config.fetch.connect_timeout, config.fetch.read_timeout) == (
+        3,
+        5,
+        15,
+    )
+    assert (
+        config.fetch.hint_cap,
+        config.fetch.auto_min_interval,
+        config.fetch.auto_max_interval,
+    ) == (7200, 600, 10800)
+
+
+@pytest.mark.parametrize(
+    ("replace_from", "replace_to", "key"),
+    [
+        ('interval = "auto"', 'interval = "automatic"', "feeds[0].interval"),
+        ("per_host = 3", "per_host = 0", "fetch.per_host"),
+        ('auto_max_interval = "3h"', 'auto_max_interval = "5m"', "fetch.auto_min_interval"),
+    ],
+)
+def test_polite_fetching_keys_are_checked(replace_from: str, replace_to: str, key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config_text(POLITE.replace(replace_from, replace_to))
+
+    assert caught.value.key == key

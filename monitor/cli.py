@@ -651,7 +651,7 @@ def explain(
 @click.option(
     "--alert",
     is_flag=True,
-    help="Put newly alert-worthy articles into stories and queue their alerts.",
+    help="Queue the stories of newly alert-worthy articles on their rules' channels.",
 )
 @click.pass_obj
 def reclassify(state: State, since: str | None, dry_run: bool, alert: bool) -> None:

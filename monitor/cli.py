@@ -17,15 +17,18 @@ from typing import Any, TypeVar
 
 import click
 
-from monitor import __version__, atom, queries
+from monitor import __version__, atom, queries, runlog
 from monitor.config import Config, load_config, reference, resolve_path
 from monitor.delivery import deliver, preview_digest
 from monitor.digest import render
 from monitor.errors import ConfigError, MonitorError, QueryError, StorageError
+from monitor.lock import DatabaseLock
+from monitor.logs import LOG_FORMATS, setup_logging
 from monitor.normalise import normalise
 from monitor.notify import redact_url, scrub
 from monitor.output import FORMATS, format_record, format_rows
 from monitor.pipeline import Context, poll, watchlist_of
+from monitor.progress import progress_bar
 from monitor.records import Entry
 from monitor.rules import describe
 from monitor.schedule import parse_duration
@@ -48,15 +51,17 @@ class State:
     verbose: int = 0
     _config: Config | None = field(default=None, repr=False)
 
+    def load_config(self) -> Config:
+        """Read the configuration file afresh (the daemon does on SIGHUP); raises ConfigError."""
+        config = load_config(resolve_path(self.config_path))
+        return replace(config, storage_path=self.db_path) if self.db_path else config
+
     def config(self) -> Config:
         if self._config is None:
             try:
-                config = load_config(resolve_path(self.config_path))
+                self._config = self.load_config()
             except ConfigError as e:
                 raise ConfigProblem(str(e)) from None
-            if self.db_path:
-                config = replace(config, storage_path=self.db_path)
-            self._config = config
         return self._config
 
     @contextmanager
@@ -76,6 +81,14 @@ class State:
             yield store
         finally:
             store.close()
+
+    @contextmanager
+    def lock(self, db_path: str, purpose: str = "daemon") -> Iterator[None]:
+        try:
+            with DatabaseLock(db_path, purpose):
+                yield
+        except StorageError as e:
+            raise click.ClickException(str(e)) from None
 
 
 def output_option(f: F) -> F:
@@ -101,18 +114,6 @@ def record_output_option(f: F) -> F:
     )(f)
 
 
-def _setup_logging(verbose: int, quiet: int) -> None:
-    level = logging.INFO - 10 * verbose + 10 * quiet
-    logging.basicConfig(
-        level=max(level, logging.DEBUG),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    # httpx logs every request at INFO; that is noise unless asked for.
-    logging.getLogger("httpx").setLevel(logging.DEBUG if verbose > 1 else logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.INFO if verbose else logging.WARNING)
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
@@ -123,10 +124,22 @@ def _setup_logging(verbose: int, quiet: int) -> None:
 @click.option("--db", "db_path", metavar="PATH", help="SQLite database; overrides storage.path.")
 @click.option("-v", "--verbose", count=True, help="More logging (repeat for more).")
 @click.option("-q", "--quiet", count=True, help="Less logging.")
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default="human",
+    show_default=True,
+    help="Log lines for people, or one JSON object per line for log collectors.",
+)
 @click.version_option(__version__, prog_name="monitor")
 @click.pass_context
 def cli(
-    ctx: click.Context, config_path: str | None, db_path: str | None, verbose: int, quiet: int
+    ctx: click.Context,
+    config_path: str | None,
+    db_path: str | None,
+    verbose: int,
+    quiet: int,
+    log_format: str,
 ) -> None:
     """Watch news feeds for hardware-partnership stories about the companies you follow.
 
@@ -134,7 +147,7 @@ def cli(
 
         monitor --config config/monitor.toml run --once
     """
-    _setup_logging(verbose, quiet)
+    setup_logging(verbose, quiet, log_format)
     ctx.obj = State(config_path, db_path, verbose)
 
 
@@ -151,15 +164,29 @@ def run(state: State, once: bool) -> None:
     Example: monitor --config config/monitor.toml run --once
     """
     config = state.config()
-    with state.store() as store:
+    # One writer per database: a second daemon (or a cron `run --once` overlapping the daemon)
+    # would poll the same feeds and send the same digests twice.
+    with state.lock(config.storage_path), state.store() as store:
         if not once:
             from monitor.daemon import run_daemon
 
-            run_daemon(config, store)
+            run_daemon(config, store, state.load_config)
             return
-        summary, _ = asyncio.run(poll(Context.build(config, store), utcnow(), force=True))
+        started = utcnow()
+        with progress_bar("Polling feeds") as advance:
+            summary, _ = asyncio.run(
+                poll(Context.build(config, store), started, force=True, progress=advance)
+            )
         outcomes = deliver(store, config, utcnow())
         atom.export_configured(config, store.db, utcnow())
+        runlog.record_cycle(
+            store.db,
+            summary,
+            origin="once",
+            started=started,
+            finished=utcnow(),
+            digests_sent=sum(o.status == "sent" for o in outcomes),
+        )
     click.echo(
         f"polled {summary.feeds_polled} feeds ({summary.not_modified} not modified, "
         f"{summary.failed} failed): {summary.new_articles} new articles, "
@@ -436,15 +463,19 @@ def report(state: State, since: str, until: str | None, out: Path) -> None:
     click.echo(f"wrote {out} ({len(page) // 1024} KiB)", err=True)
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @output_option
 @click.pass_obj
 def feeds(state: State, fmt: str) -> None:
     """List feeds with their health: disabled and why, failing and since when, moved (301/308),
     last status and error, next due. JSON adds ETag, Last-Modified, rejected entries and more.
 
+    Subcommands add, remove, import and export feeds (see `monitor feeds COMMAND --help`).
+
     Example: monitor feeds --format json
     """
+    if click.get_current_context().invoked_subcommand is not None:
+        return
     with state.store(existing=True) as store:
         rows = queries.feeds(store.db, utcnow())
     click.echo(format_rows(rows, fmt, queries.FEED_COLUMNS))
@@ -716,3 +747,9 @@ def main() -> None:
     except sqlite3.Error as e:  # a disk that filled up, a file another program locked or broke
         click.echo(f"Error: database: {type(e).__name__}: {e}", err=True)
         sys.exit(1)
+
+
+# The operations commands (status, feeds add/remove/import/export, db) live in their own module.
+from monitor import cli_ops  # noqa: E402
+
+cli_ops.register(cli, feeds)

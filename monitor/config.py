@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from monitor.errors import ConfigError, RuleSyntaxError
 from monitor.outbox import QuietHours, parse_quiet_hours
+from monitor.paths import default_db_path
 from monitor.rules import DEFAULT_THRESHOLD, DETECTORS, Query, Rule, default_rule, parse_query
 from monitor.schedule import Schedule, parse_duration, parse_schedule, parse_timezone
 
@@ -58,9 +59,27 @@ KEYS: tuple[Section, ...] = (
             Key(
                 "path",
                 "str",
-                "SQLite file (relative paths are relative to the working directory); "
-                "the global option --db PATH overrides it.",
-                default="monitor.db",
+                "SQLite file; unset: $XDG_DATA_HOME/monitor/monitor.db "
+                "(~/.local/share/monitor/monitor.db). Relative paths are relative to the working "
+                "directory; the global option --db PATH overrides it.",
+            ),
+            Key(
+                "keep_days",
+                "int",
+                "Prune the text of articles older than this many days that matched nothing "
+                "(titles, links, stories and alerts stay). Unset: keep everything.",
+            ),
+        ),
+    ),
+    Section(
+        "daemon",
+        "How `monitor run` schedules its work.",
+        (
+            Key(
+                "tick",
+                "duration",
+                "How often the daemon looks for feeds whose next poll is due.",
+                default="30s",
             ),
         ),
     ),
@@ -633,14 +652,15 @@ class Config:
     rules: tuple[Rule, ...] = ()  # the configured [[rules]], channels resolved
     entity_excludes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     case_sensitive: frozenset[str] = frozenset()
+    keep_days: int | None = None  # storage.keep_days; None keeps every article's text
+    tick: int = _default("daemon", "tick")  # seconds between the daemon's checks for due feeds
+    atom_path: str | None = None  # [export] atom: where to keep an Atom feed of alerts
 
     def alert_rules(self) -> tuple[Rule, ...]:
         """Every rule an article is checked against: the default rule (unless turned off) and
         the configured ones, in that order."""
         default = default_rule(self.detect.threshold, (c.name for c in self.channels))
         return ((default,) if self.detect.default_rule else ()) + self.rules
-
-    atom_path: str | None = None  # [export] atom: where to keep an Atom feed of alerts
 
 
 def _validate_table(path: str, section: Section, table: Any) -> dict[str, Any]:
@@ -776,7 +796,7 @@ def _parse(data: Mapping[str, Any]) -> Config:
     watched: dict[str, WatchedEntity] = tables["watch"]["entities"]
     detect = DetectConfig(**tables["detect"])
     return Config(
-        storage_path=tables["storage"]["path"],
+        storage_path=tables["storage"]["path"] or default_db_path(),
         fetch=fetch,
         feeds=tuple(feeds),
         entities={name: e.aliases for name, e in watched.items()},
@@ -787,6 +807,8 @@ def _parse(data: Mapping[str, Any]) -> Config:
         entity_excludes={name: e.exclude for name, e in watched.items() if e.exclude},
         case_sensitive=frozenset(name for name, e in watched.items() if e.case_sensitive),
         atom_path=tables["export"]["atom"],
+        keep_days=tables["storage"]["keep_days"],
+        tick=tables["daemon"]["tick"],
     )
 
 

@@ -6,7 +6,8 @@
     ├── ParseError         a fetched body is not a feed we can read (carries the URL)
     ├── QueryError         a query of the archive that cannot be run (carries the query)
     ├── DeliveryError      a channel did not accept a digest (carries the channel; temporary or not)
-    └── RuleSyntaxError    a rule's query does not parse (carries the 1-based column)
+    ├── RuleSyntaxError    a rule's query does not parse (carries the 1-based column)
+    └── FeedError          a feed cannot be added, found or removed as asked (carries the feed)
 
 Foreign exceptions are wrapped once, at the boundary that called the foreign library, with
 ``raise ... from e``, so a log line shows our context and the root cause. Fetch failures are not
@@ -85,3 +86,11 @@ class RuleSyntaxError(MonitorError):
         self.column = column
         self.message = message
         super().__init__(f"column {column}: {message}")
+
+
+class FeedError(MonitorError):
+    """A feed cannot be added, found or removed as asked (carries the URL or id given)."""
+
+    def __init__(self, feed: str, message: str) -> None:
+        self.feed = feed
+        super().__init__(f"{feed}: {message}")

@@ -12,6 +12,7 @@ import asyncio
 import multiprocessing
 import os
 import select
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -40,10 +41,24 @@ def _get() -> ProcessPoolExecutor:
             _pool = ProcessPoolExecutor(
                 max_workers=workers(),
                 mp_context=context,
-                initializer=_end_with,
+                initializer=_start_worker,
                 initargs=(os.getpid(),),
             )
         return _pool
+
+
+def _start_worker(owner: int) -> None:
+    """Pool initializer."""
+    _leave_signals_to_parent()
+    _end_with(owner)
+
+
+def _leave_signals_to_parent() -> None:
+    """Workers ignore SIGINT and SIGTERM. Ctrl-C reaches the whole process group, and a service
+    manager may signal every process of the service: the daemon decides how to stop (let a
+    parse finish, or cancel), and a worker killed mid-parse would mark a healthy feed failed."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _end_with(owner: int) -> None:

@@ -88,9 +88,15 @@ def watchlist_of(config: Config) -> Watchlist:
 
 
 async def poll(
-    ctx: Context, now: datetime, *, force: bool = False, client: httpx.AsyncClient | None = None
+    ctx: Context,
+    now: datetime,
+    *,
+    force: bool = False,
+    client: httpx.AsyncClient | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[CycleSummary, list[FeedOutcome]]:
     """Poll the feeds that are due (all enabled ones with ``force``) and store what is new.
+    ``progress(done, total)`` is called as each feed is stored.
 
     Three kinds of work overlap: fetches on the event loop, parsing in the process pool
     (``monitor.parsepool``), and storing in one store thread (the SQLite connection is used by
@@ -119,6 +125,8 @@ async def poll(
             outcomes.append(FeedOutcome(feed.url, "error", error=f"{type(e).__name__}: {e}"))
         finally:
             gate.release()
+        if progress is not None:
+            progress(len(outcomes), len(due))
 
     try:
         async for feed, result in fetch.fetch_each(client, due, ctx.config.fetch, now):
@@ -142,7 +150,9 @@ async def poll(
         new_stories=sum(o.new_stories for o in outcomes),
         alerts_queued=sum(o.alerts_queued for o in outcomes),
     )
-    log.info(
+    # A daemon tick with nothing due is not news: it stays out of the log unless -v.
+    log.log(
+        logging.INFO if outcomes else logging.DEBUG,
         "cycle polled=%d not_modified=%d failed=%d new_articles=%d new_stories=%d alerts_queued=%d",
         *summary.__dict__.values(),
     )

@@ -399,3 +399,37 @@ def m_issue7_recent_index(db: sqlite_utils.Database) -> None:
         f"where rowid > (select coalesce(max(rowid), 0) from article_search_fts) "
         f"- {RECENT_ARTICLES}"
     )
+
+
+@migrations()
+def m_issue6_daemon_ops(db: sqlite_utils.Database) -> None:
+    # One row per poll cycle that polled something: what `monitor status` shows as the last
+    # cycle. Pruned by housekeeping to the most recent few thousand.
+    db.table("cycles").create(
+        {
+            "id": int,
+            "origin": str,  # "daemon" or "once"
+            "started": str,
+            "finished": str,
+            "feeds_polled": int,
+            "not_modified": int,
+            "failed": int,
+            "new_articles": int,
+            "new_stories": int,
+            "alerts_queued": int,
+            "digests_sent": int,
+            "cancelled": int,  # 1 when a shutdown cut the cycle short
+        },
+        pk="id",
+    )
+    # The daemon's scheduled jobs as it last saw them, so another process (`monitor status`)
+    # can say what runs next and whether the daemon is keeping up.
+    db.table("jobs").create(
+        {
+            "id": str,
+            "next_run": str,
+            "last_run": str,
+            "last_error": str,
+        },
+        pk="id",
+    )

@@ -45,7 +45,8 @@ BUSY_TIMEOUT_MS = 10_000
 # How many distinct feeds carried a story: its outlets, kept current by refresh_outlets.
 _OUTLETS = "s.outlet_count"
 # disabled_reason values that the config owns: the config may lift them again.
-_CONFIG_REASONS = (None, "disabled in config", "removed from config")
+REMOVED_BY_COMMAND = "removed by command"  # `monitor feeds remove`; the config may lift it too
+_CONFIG_REASONS = (None, "disabled in config", "removed from config", REMOVED_BY_COMMAND)
 
 
 def _json(value: Iterable[Any]) -> str:
@@ -108,6 +109,21 @@ def _event_json(match: Match) -> str | None:
     return None if match.event is None else json.dumps(asdict(match.event), ensure_ascii=False)
 
 
+class _ImmediateConnection(sqlite3.Connection):
+    """A connection whose explicit transactions take the write lock up front.
+
+    sqlite-utils opens transactions with a plain (deferred) BEGIN. Two processes write this file
+    (the daemon, and commands such as `monitor feeds add`); a deferred transaction that read
+    before the other process committed cannot upgrade to a write and fails at once with
+    "database is locked", whatever the busy timeout. BEGIN IMMEDIATE waits for the lock instead.
+    """
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        if sql.strip().rstrip(";").upper() == "BEGIN":
+            sql = "BEGIN IMMEDIATE"
+        return super().execute(sql, parameters)
+
+
 class Store(StoryStoreMixin):
     """The archive. Open with ``Store.open(path)``; every method is one short transaction."""
 
@@ -122,7 +138,12 @@ class Store(StoryStoreMixin):
             path.parent.mkdir(parents=True, exist_ok=True)
             # The daemon's jobs run in a scheduler worker thread, one job at a time (the
             # executor has a single worker), so the connection is never used concurrently.
-            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+            conn = sqlite3.connect(
+                path,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                check_same_thread=False,
+                factory=_ImmediateConnection,
+            )
             db = sqlite_utils.Database(conn)
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             with db.ensure_autocommit_on():

@@ -237,8 +237,11 @@ def smtp_server() -> Iterator[SmtpServer]:
     controller.stop()
 
 
-def write_config(path: Path, feeds: list[str], channels: str = "", extra: str = "") -> Path:
-    """A config with the fixtures' watch list, the given feed URLs and channel tables."""
+def write_config(
+    path: Path, feeds: list[str], channels: str = "", extra: str = "", fetch: str = ""
+) -> Path:
+    """A config with the fixtures' watch list, the given feed URLs and channel tables;
+    ``fetch`` adds lines to the [fetch] table (whose timeout is 3s unless it sets one)."""
     feed_tables = "\n".join(f'[[feeds]]\nurl = "{url}"\n' for url in feeds)
     path.write_text(
         f"""
@@ -246,7 +249,7 @@ def write_config(path: Path, feeds: list[str], channels: str = "", extra: str = 
 path = "{path.parent / "monitor.db"}"
 
 [fetch]
-timeout = "3s"
+{fetch if "timeout" in fetch else 'timeout = "3s"' + chr(10) + fetch}
 
 {feed_tables}
 

@@ -21,6 +21,7 @@ from monitor.config import (
     resolve_path,
 )
 from monitor.errors import ConfigError
+from monitor.paths import default_db_path
 from monitor.schedule import Schedule
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,7 +175,7 @@ def test_full_config_yields_whole_record() -> None:
 
 def test_minimal_config_gets_defaults() -> None:
     assert load_config_text(MINIMAL) == Config(
-        storage_path="monitor.db",
+        storage_path=default_db_path(),
         fetch=FetchConfig(
             interval=900, timeout=30, concurrency=8, max_bytes=16 * 1024 * 1024, contact=None
         ),

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+
+import pytest
+
+from monitor import parsepool
 
 # Starts the pool, prints the pids of its worker and of the forkserver, then waits to be killed.
 SCRIPT = """
@@ -46,3 +52,10 @@ def test_killed_owner_takes_its_parse_processes_with_it(tmp_path: Path) -> None:
         time.sleep(0.2)
     assert gone(worker), "the parse worker outlived the process that made it"
     assert gone(server), "the forkserver outlived the process that made it"
+
+
+def test_a_worker_that_dies_breaks_only_its_own_call_and_the_pool_is_replaced() -> None:
+    with pytest.raises(BrokenProcessPool):
+        asyncio.run(parsepool.run(os._exit, 3))  # a parser killed mid-feed (OOM, segfault)
+
+    assert asyncio.run(parsepool.run(len, b"next feed")) == 9

@@ -317,6 +317,13 @@ KEYS: tuple[Section, ...] = (
                 "since gained outlets.",
                 default=False,
             ),
+            Key(
+                "source_health",
+                "bool",
+                'Add a "source health" section to each digest: feeds failing, disabled or gone '
+                "silent (as `monitor status` reports them).",
+                default=False,
+            ),
             Key("url", "url", "Webhook: where the digest is POSTed.", only_for=("webhook",)),
             Key(
                 "format",
@@ -604,6 +611,7 @@ class ChannelConfig:
     min_score: float | None = None  # None: no immediate lane on a scheduled channel
     max_immediate_per_hour: int | None = None  # None: no cap
     include_updates: bool = _default("channels", "include_updates")
+    source_health: bool = _default("channels", "source_health")
     url: str | None = None  # webhook
     format: str = _default("channels", "format")  # webhook
     secret: str | None = None  # webhook
@@ -720,6 +728,7 @@ def _channel(path: str, raw: dict[str, Any], clean: dict[str, Any]) -> ChannelCo
         min_score=clean["min_score"],
         max_immediate_per_hour=clean["max_immediate_per_hour"],
         include_updates=clean["include_updates"],
+        source_health=clean["source_health"],
         url=clean["url"],
         format=clean["format"],
         secret=clean["secret"],

@@ -31,6 +31,7 @@ from monitor.notify import scrub, send
 from monitor.outbox import quiet_until, retry_delay
 from monitor.records import DeliveryOutcome, Digest, UnsentDigest
 from monitor.schedule import digest_due, parse_timezone
+from monitor.status import source_health
 from monitor.store import Store
 from monitor.timeutil import iso
 
@@ -133,6 +134,7 @@ def next_digest(
         tuple(store.digest_stories(story_ids)),
         tuple(updates),
         lane,
+        tuple(source_health(store.db, now)) if channel.source_health else (),
     )
     store.open_digest(digest, payload(digest))
     return digest

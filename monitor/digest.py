@@ -180,6 +180,7 @@ def payload(digest: Digest) -> dict[str, Any]:
             }
             for u in digest.updates
         ],
+        "source_health": list(digest.health),
     }
 
 
@@ -210,6 +211,7 @@ def from_payload(data: dict[str, Any], lane: str = "scheduled") -> Digest:
             for u in data.get("updates", [])
         ),
         lane=lane,
+        health=tuple(data.get("source_health", [])),
     )
 
 

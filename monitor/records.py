@@ -197,6 +197,7 @@ class Digest:
     stories: tuple[DigestStory, ...]
     updates: tuple[StoryUpdate, ...] = ()  # only on channels with include_updates
     lane: str = "scheduled"  # "scheduled", "immediate" or "manual" (digest --send)
+    health: tuple[str, ...] = ()  # "source health" lines, only on channels with source_health
 
 
 @dataclass(frozen=True)

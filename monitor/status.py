@@ -84,8 +84,8 @@ class Report:
         }
 
 
-def gather(db: Database, db_path: str, now: datetime) -> Report:
-    holder = read_holder(db_path)
+def gather(db: Database, db_path: str, now: datetime, *, with_daemon: bool = True) -> Report:
+    holder = read_holder(db_path) if with_daemon else None
     feeds = _rows(
         db,
         "select id, url, coalesce(name, title, url) as name, enabled, disabled_reason, "
@@ -253,8 +253,12 @@ def render_text(report: Report) -> str:
     return "\n".join(lines)
 
 
-def source_health_lines(report: Report) -> list[str]:
+def source_health(db: Database, now: datetime) -> list[str]:
     """The "source health" section a channel can opt into: one line per feed needing a look."""
+    return source_health_lines(gather(db, "", now, with_daemon=False))
+
+
+def source_health_lines(report: Report) -> list[str]:
     lines = [
         f"{f['name']}: failing ({f['consecutive_failures']}x): {f['last_error']}"
         for f in report.failing

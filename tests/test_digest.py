@@ -120,6 +120,7 @@ def test_payload_is_the_documented_contract() -> None:
             }
         ],
         "updates": [],
+        "source_health": [],
     }
 
 

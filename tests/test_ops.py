@@ -506,3 +506,29 @@ def test_ops_commands_are_documented(command: str) -> None:
     names = getattr(group, "commands", {})
     for name in names:
         assert f"monitor {command} {name}" in readme, name
+
+
+def test_a_channel_can_opt_in_to_a_source_health_section(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    feed_server.routes["/broken.xml"] = Reply(500, {}, b"oops")
+    broken = feed_server.feed_url("broken.xml")
+    channels = "".join(
+        f'\n[[channels]]\nname = "{name}"\ntype = "file"\npath = "{tmp_path / name}"\n{extra}'
+        for name, extra in (("ops", "source_health = true\n"), ("news", ""))
+    )
+    config = write_config(
+        tmp_path / "monitor.toml", [feed_server.feed_url("techwire.xml"), broken], channels
+    )
+
+    monitor("--config", str(config), "run", "--once")
+
+    [ops] = (tmp_path / "ops").glob("*.json")
+    [news] = (tmp_path / "news").glob("*.json")
+    line = f"{broken}: failing (1x): HTTP 500 Internal Server Error"
+    assert json.loads(ops.read_text(encoding="utf-8"))["source_health"][0] == line
+    assert json.loads(news.read_text(encoding="utf-8"))["source_health"] == []
+    text = ops.with_suffix(".txt").read_text(encoding="utf-8")
+    assert f"Source health:\n - {line}" in text
+    assert "Source health" in ops.with_suffix(".html").read_text(encoding="utf-8")
+    assert "Source health" not in news.with_suffix(".txt").read_text(encoding="utf-8")

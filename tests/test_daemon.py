@@ -354,3 +354,34 @@ def test_parser_workers_leave_stop_signals_to_the_daemon() -> None:
         return await parsepool.run(os.getpid)
 
     assert asyncio.run(scenario()) > 0
+
+
+def test_sighup_adds_a_channel_that_then_gets_new_stories(
+    tmp_path: Path, feed_server: FeedServer, receiver: Receiver, daemons: list[Daemon]
+) -> None:
+    urls = [feed_server.feed_url("techwire.xml")]
+    config = write_config(tmp_path / "monitor.toml", urls, extra=FAST, fetch='interval = "1s"')
+    daemon = start(daemons, config)
+    daemon.wait_log(r"cycle polled=1 ")
+
+    write_config(config, urls, webhook_channel(receiver), extra=FAST, fetch='interval = "1s"')
+    daemon.process.send_signal(signal.SIGHUP)
+    daemon.wait_log(r"reloaded feeds=1 channels=1")
+    feed = feed_server.folder / "techwire.xml"
+    item = (
+        "<item><title>OpenAI signs deal with Foxconn to manufacture AI servers</title>"
+        "<link>https://techwire.example/2026/openai-foxconn-servers</link>"
+        f"<pubDate>{datetime.now(UTC):%a, %d %b %Y %H:%M:%S} +0000</pubDate>"
+        "<description>OpenAI signed an agreement with Foxconn to assemble AI servers."
+        "</description></item>"
+    )
+    feed.write_text(
+        feed.read_text(encoding="utf-8").replace("</channel>", item + "</channel>"),
+        encoding="utf-8",
+    )
+    [request] = receiver.wait_for(1, timeout=30)
+
+    assert [s["title"] for s in json.loads(request.body)["stories"]] == [
+        "OpenAI signs deal with Foxconn to manufacture AI servers"
+    ]
+    assert daemon.stop()[0] == 0

@@ -198,11 +198,11 @@ class Store(StoryStoreMixin):
                         }
                     )
                 elif any(row[k] != v for k, v in values.items()):
-                    self.db.table("feeds").update(row["id"], values)
+                    self._update("feeds", row["id"], values)
             for url, row in rows.items():
                 if url not in wanted and row["origin"] == "config" and row["enabled"]:
-                    self.db.table("feeds").update(
-                        row["id"], {"enabled": 0, "disabled_reason": "removed from config"}
+                    self._update(
+                        "feeds", row["id"], {"enabled": 0, "disabled_reason": "removed from config"}
                     )
 
     def due_feeds(self, now: datetime, *, force: bool = False) -> list[DueFeed]:
@@ -255,7 +255,7 @@ class Store(StoryStoreMixin):
         )
 
     def body_unchanged(self, feed_id: int, body: bytes) -> bool:
-        stored: str | None = self.db.table("feeds").get(feed_id)["body_hash"]
+        stored: str | None = self._row("feeds", feed_id)["body_hash"]
         return stored == _body_hash(body)
 
     def record_success(
@@ -294,7 +294,7 @@ class Store(StoryStoreMixin):
             values.update(moved_to=result.permanent_url, moved_at=iso(now))
         if title:
             values["title"] = title
-        self.db.table("feeds").update(feed.id, values)
+        self._update("feeds", feed.id, values)
 
     def record_failure(
         self,
@@ -318,7 +318,7 @@ class Store(StoryStoreMixin):
         }
         if disable:
             values.update(enabled=0, disabled_reason=error)
-        self.db.table("feeds").update(feed.id, values)
+        self._update("feeds", feed.id, values)
 
     # --- articles
 
@@ -355,7 +355,8 @@ class Store(StoryStoreMixin):
         published: datetime | None = None,
     ) -> None:
         """One more feed carried the article, under its own link (``url``, as that feed gave it)."""
-        self.db.table("sightings").insert(
+        self._insert(
+            "sightings",
             {
                 "feed_id": feed_id,
                 "guid": guid,
@@ -376,11 +377,12 @@ class Store(StoryStoreMixin):
         and its story when the story is told by it, take the copy's link, date and feed. Feeds
         are stored in the order their fetches finish, and what the archive shows must not
         depend on that."""
-        row = self.db.table("articles").get(article_id)
+        row = self._row("articles", article_id)
         stored = from_iso(row["published"])
         if copy.published is None or (stored is not None and stored <= copy.published):
             return
-        self.db.table("articles").update(
+        self._update(
+            "articles",
             article_id,
             {
                 "url": copy.url,
@@ -391,7 +393,7 @@ class Store(StoryStoreMixin):
         )
         if row["story_id"] is None:
             return
-        story = self.db.table("stories").get(row["story_id"])
+        story = self._row("stories", row["story_id"])
         values: dict[str, Any] = {}
         if story["article_id"] == article_id or story["url"] == row["url"]:
             values["url"] = copy.url
@@ -399,7 +401,7 @@ class Store(StoryStoreMixin):
         if first is None or copy.published < first:
             values["first_published"] = iso(copy.published)
         if values:
-            self.db.table("stories").update(row["story_id"], values)
+            self._update("stories", row["story_id"], values)
         if "first_published" in values:
             before = (story["organisations"], story["first_published"])
             self.index_story_organisations(row["story_id"], before)
@@ -412,8 +414,8 @@ class Store(StoryStoreMixin):
         now: datetime,
         sketch: Sketch | None = None,
     ) -> int:
-        table = self.db.table("articles")
-        table.insert(
+        article_id = self._insert(
+            "articles",
             {
                 "feed_id": feed_id,
                 "guid": article.guid,
@@ -436,15 +438,43 @@ class Store(StoryStoreMixin):
                 "event": _event_json(match),
                 "rules": _json(match.rules),
                 "channels": _json(match.channels),
-            }
+            },
         )
-        article_id = _last_id(table)
         if sketch is not None:
             self.store_sketch(article_id, article.published or now, sketch)
         self.add_sighting(
             feed_id, article.guid, article_id, now, url=article.url, published=article.published
         )
         return article_id
+
+    # Row access by id for the per-article path. sqlite-utils' Table.insert/update/get look the
+    # schema up on every call (sqlite_master, PRAGMA table_info, and a get before each update):
+    # on a cold poll that was a third of the store thread's time, and the store thread is the
+    # poll's bottleneck. Column names come from our own code, never from input.
+
+    def _insert(self, table: str, row: dict[str, Any], *, ignore: bool = False) -> int:
+        columns = ", ".join(f'"{c}"' for c in row)
+        marks = ", ".join("?" for _ in row)
+        verb = "insert or ignore" if ignore else "insert"
+        cursor = self.db.execute(
+            f'{verb} into "{table}" ({columns}) values ({marks})', list(row.values())
+        )
+        return int(cursor.lastrowid or 0)
+
+    def _update(self, table: str, row_id: int | str, values: dict[str, Any]) -> None:
+        assignments = ", ".join(f'"{c}" = ?' for c in values)
+        cursor = self.db.execute(
+            f'update "{table}" set {assignments} where id = ?', [*values.values(), row_id]
+        )
+        if cursor.rowcount != 1:
+            raise StorageError(self.path, f"{table} {row_id}: no such row to update")
+
+    def _row(self, table: str, row_id: int | str) -> dict[str, Any]:
+        cursor = self.db.execute(f'select * from "{table}" where id = ?', [row_id])
+        values = cursor.fetchone()
+        if values is None:
+            raise StorageError(self.path, f"{table} {row_id}: no such row")
+        return dict(zip((d[0] for d in cursor.description), values, strict=True))
 
     # --- re-reading stored articles (explain, reclassify)
 
@@ -469,7 +499,8 @@ class Store(StoryStoreMixin):
 
     def update_match(self, article_id: int, match: Match, now: datetime) -> None:
         """Record a re-run of the matcher on a stored article (``monitor reclassify``)."""
-        self.db.table("articles").update(
+        self._update(
+            "articles",
             article_id,
             {
                 "entities": _json(match.entities),
@@ -508,8 +539,8 @@ class Store(StoryStoreMixin):
         anchors: frozenset[str] = frozenset(),
     ) -> int:
         """A new story told by this article; alert-worthy only once ``mark_alert_worthy``."""
-        table = self.db.table("stories")
-        table.insert(
+        story_id = self._insert(
+            "stories",
             {
                 "title": article.title,
                 "url": article.url,
@@ -526,9 +557,8 @@ class Store(StoryStoreMixin):
                 "alert_worthy": 0,
                 "anchors": "[]",
                 "article_id": article_id,
-            }
+            },
         )
-        story_id = _last_id(table)
         self.join_story(story_id, article_id, match, published, now, anchors)
         self.index_story_organisations(story_id)
         return story_id
@@ -542,15 +572,16 @@ class Store(StoryStoreMixin):
         now: datetime,
         anchors: frozenset[str] = frozenset(),
     ) -> None:
-        story = self.db.table("stories").get(story_id)
+        story = self._row("stories", story_id)
         entities = sorted(set(json.loads(story["entities"])) | set(match.entities))
         all_anchors = sorted(set(json.loads(story["anchors"] or "[]")) | anchors)
         organisations = sorted(set(json.loads(story["organisations"])) | set(match.organisations))
-        self.db.table("articles").update(article_id, {"story_id": story_id})
+        self._update("articles", article_id, {"story_id": story_id})
         first = from_iso(story["first_published"]) or published
         if self._tells_it_better(story["article_id"], article_id, match, published):
-            article = self.db.table("articles").get(article_id)
-            self.db.table("stories").update(
+            article = self._row("articles", article_id)
+            self._update(
+                "stories",
                 story_id,
                 {
                     "title": article["title"],
@@ -561,7 +592,8 @@ class Store(StoryStoreMixin):
                 },
             )
         first = min(first, published)
-        self.db.table("stories").update(
+        self._update(
+            "stories",
             story_id,
             {
                 "entities": _json(entities),
@@ -730,9 +762,9 @@ class Store(StoryStoreMixin):
         """The channel accepted the digest: its stories leave the outbox, in one transaction.
         ``reported``: story id -> outlets the digest named, for later "now reported by" lines."""
         with self.db.atomic():
-            channel = self.db.table("digests").get(digest_id)["channel"]
-            self.db.table("digests").update(
-                digest_id, {"status": "sent", "sent_at": iso(now), "next_attempt": None}
+            channel = self._row("digests", digest_id)["channel"]
+            self._update(
+                "digests", digest_id, {"status": "sent", "sent_at": iso(now), "next_attempt": None}
             )
             self.db.execute(
                 "update deliveries set status = 'sent', sent_at = ?, last_error = null "
@@ -772,7 +804,7 @@ class Store(StoryStoreMixin):
             )
 
     def digest_attempts(self, digest_id: str) -> int:
-        return int(self.db.table("digests").get(digest_id)["attempts"])
+        return int(self._row("digests", digest_id)["attempts"])
 
     def requeue_digests(self, digest_id: str | None = None) -> list[str]:
         """Failed digests (one, or all) go back to pending, and pending ones waiting out a retry
@@ -800,7 +832,7 @@ class Store(StoryStoreMixin):
         """Stories with every outlet's copy, in the order given."""
         stories = []
         for story_id in story_ids:
-            s = self.db.table("stories").get(story_id)
+            s = self._row("stories", story_id)
             articles = [
                 DigestArticle(r[0], r[1], r[2], from_iso(r[3]))
                 for r in self.db.execute(
@@ -824,11 +856,6 @@ class Store(StoryStoreMixin):
                 )
             )
         return stories
-
-
-def _last_id(table: sqlite_utils.db.Table) -> int:
-    assert table.last_pk is not None
-    return int(table.last_pk)
 
 
 def _body_hash(body: bytes) -> str:

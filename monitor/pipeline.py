@@ -255,29 +255,42 @@ def _watchlist(matcher: Matcher) -> Watchlist:
     return _watchlists[matcher.key]
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """An entry as the pool process hands it back: normalised and, when the feed has not
+    carried it before, matched and sketched (both pure CPU work, kept off the store thread)."""
+
+    article: Article
+    match: Match | None = None
+    sketch: Sketch | None = None
+
+
 def read_feed(
     url: str,
     body: bytes,
     headers: dict[str, str],
     known: frozenset[str],
     matcher: Matcher | None,
-) -> tuple[ParsedFeed, list[tuple[Article, Match | None]]]:
-    """Parse, normalise and match one body: the CPU-heavy part, run in a pool process.
+) -> tuple[ParsedFeed, list[Prepared]]:
+    """Parse, normalise, match and sketch one body: the CPU-heavy part, run in a pool process.
 
     Entries come back as articles only (the parsed feed without them), to pickle each once;
-    those whose id the feed already carried (``known``) come back unmatched, since they will
-    not be stored again, and matching is the costliest step of all.
+    those whose id the feed already carried (``known``) come back unmatched and unsketched,
+    since they will not be stored again, and matching is the costliest step of all.
     """
     parsed = parse_feed(url, body, headers)
     watchlist = _watchlist(matcher) if matcher is not None else None
-    articles = []
+    prepared = []
     for entry in parsed.entries:
         article = normalise(entry, url)
+        if article.guid in known:
+            prepared.append(Prepared(article))
+            continue
         match = None
-        if watchlist is not None and matcher is not None and article.guid not in known:
+        if watchlist is not None and matcher is not None:
             match = match_article(article, watchlist, matcher.rules)
-        articles.append((article, match))
-    return replace(parsed, entries=()), articles
+        prepared.append(Prepared(article, match, sketch_article(article)))
+    return replace(parsed, entries=()), prepared
 
 
 def store_feed(
@@ -285,14 +298,14 @@ def store_feed(
     feed: DueFeed,
     result: FetchResult,
     parsed: ParsedFeed,
-    articles: list[tuple[Article, Match | None]],
+    articles: list[Prepared],
     now: datetime,
 ) -> FeedOutcome:
     """Store a parsed body's articles and record the success, in one transaction. An entry whose
     id the body already carried is rejected with that reason, and counted."""
     store = ctx.store
     new_articles = new_stories = alerts = 0
-    copies = Counter(article.guid for article, _ in articles)
+    copies = Counter(entry.article.guid for entry in articles)
     with store.transaction():
         for guid, count in copies.items():
             if count > 1:
@@ -300,11 +313,13 @@ def store_feed(
                     feed.id, guid, count - 1, "another entry in the feed has the same id", now
                 )
         seen: set[str] = set()
-        for article, match in articles:
-            if article.guid in seen:
+        for entry in articles:
+            if entry.article.guid in seen:
                 continue
-            seen.add(article.guid)
-            added, story_created, queued = ingest(ctx, feed, article, now, match)
+            seen.add(entry.article.guid)
+            added, story_created, queued = ingest(
+                ctx, feed, entry.article, now, entry.match, entry.sketch
+            )
             new_articles += added
             new_stories += story_created
             alerts += queued
@@ -410,9 +425,14 @@ def _failed(
 
 
 def ingest(
-    ctx: Context, feed: DueFeed, article: Article, now: datetime, match: Match | None = None
+    ctx: Context,
+    feed: DueFeed,
+    article: Article,
+    now: datetime,
+    match: Match | None = None,
+    sketch: Sketch | None = None,
 ) -> tuple[int, int, int]:
-    """Dedupe, match (unless ``match`` was made already), cluster and store one article:
+    """Dedupe, match and sketch (unless done already), cluster and store one article:
     (new articles, new alert-worthy stories, alerts queued)."""
     store = ctx.store
     known = store.sighting(feed.id, article.guid)
@@ -430,7 +450,7 @@ def ingest(
         store.prefer_earlier_copy(existing, feed.id, article)
         return 0, 0, 0
     match = match or match_article(article, ctx.watchlist, ctx.rules)
-    sketch = sketch_article(article)
+    sketch = sketch or sketch_article(article)
     article_id = store.add_article(feed.id, article, match, now, sketch)
     story_created, queued = file_story(ctx, article_id, article, match, sketch, now)
     return 1, story_created, queued

@@ -376,10 +376,12 @@ class Store(StoryStoreMixin):
         """A copy of a stored article published earlier than it is the original: the article,
         and its story when the story is told by it, take the copy's link, date and feed. Feeds
         are stored in the order their fetches finish, and what the archive shows must not
-        depend on that."""
+        depend on that: copies published at the same moment go to the feed configured first."""
         row = self._row("articles", article_id)
         stored = from_iso(row["published"])
-        if copy.published is None or (stored is not None and stored <= copy.published):
+        if copy.published is None or (
+            stored is not None and (stored, row["feed_id"]) <= (copy.published, feed_id)
+        ):
             return
         self._update(
             "articles",

@@ -396,6 +396,22 @@ def test_a_copy_published_earlier_becomes_the_article_and_tells_its_story(store:
     assert (story["url"], story["first_published"]) == (original.url, "2026-03-02T06:00:00Z")
 
 
+
+def test_copies_published_at_the_same_moment_go_to_the_feed_configured_first(
+    store: Store,
+) -> None:
+    # Feeds are stored in the order their fetches finish: either order must give one answer.
+    store.sync_feeds([FeedConfig(FEED_A, "A", 900), FeedConfig(FEED_B, "B", 900)], NOW)
+    a, b = store.due_feeds(NOW)
+    first = replace(make_article(1), url="https://a.example/story")
+    second = replace(make_article(2), url="https://b.example/story", content_hash="other")
+    for stored_feed, stored, other_feed, other in ((b, second, a, first), (a, first, b, second)):
+        article_id = store.add_article(stored_feed.id, stored, make_match(), NOW)
+        store.prefer_earlier_copy(article_id, other_feed.id, other)
+        row = store.db.table("articles").get(article_id)
+        assert (row["url"], row["feed_id"]) == (first.url, a.id)
+
+
 # --- stories
 
 

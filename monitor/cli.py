@@ -698,9 +698,14 @@ def reclassify(state: State, since: str | None, dry_run: bool, alert: bool) -> N
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--since") from None
     config = state.config()
-    with state.store(existing=True) as store:
+    with state.store(existing=True) as store, progress_bar("Reclassifying") as advance:
         summary = replay(
-            Context.build(config, store), cutoff, utcnow(), dry_run=dry_run, alert=alert
+            Context.build(config, store),
+            cutoff,
+            utcnow(),
+            dry_run=dry_run,
+            alert=alert,
+            progress=advance,
         )
     for c in summary.changes:
         rules = ", ".join(c.now_rules) or "none"

@@ -8,6 +8,7 @@ stories are never alerted by surprise.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -50,13 +51,23 @@ class ReplaySummary:
 
 
 def reclassify(
-    ctx: Context, since: datetime | None, now: datetime, *, dry_run: bool, alert: bool
+    ctx: Context,
+    since: datetime | None,
+    now: datetime,
+    *,
+    dry_run: bool,
+    alert: bool,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ReplaySummary:
+    """``progress(done, total)`` is called after each article (``monitor.progress``)."""
     count = 0
     changes = []
     with ctx.store.transaction():
-        for stored in ctx.store.articles_since(since):
+        stored_articles = ctx.store.articles_since(since)
+        for stored in stored_articles:
             count += 1
+            if progress is not None:
+                progress(count, len(stored_articles))
             match = match_article(stored.article, ctx.watchlist, ctx.rules)
             same = (
                 match.alert_worthy == stored.alert_worthy

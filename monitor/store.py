@@ -487,9 +487,9 @@ class Store(StoryStoreMixin):
         ).fetchone()
         return None if row is None else _stored(row)
 
-    def articles_since(self, since: datetime | None) -> Iterator[StoredArticle]:
+    def articles_since(self, since: datetime | None) -> list[StoredArticle]:
         """Stored articles published (else first seen) at or after ``since``, oldest first."""
-        yield from (
+        return [
             _stored(row)
             for row in self.db.execute(
                 f"select {_STORED_COLUMNS} from {_STORED_FROM} "
@@ -497,7 +497,7 @@ class Store(StoryStoreMixin):
                 "order by coalesce(a.published, a.first_seen), a.id",
                 [iso(since) if since else ""],
             ).fetchall()
-        )
+        ]
 
     def update_match(self, article_id: int, match: Match, now: datetime) -> None:
         """Record a re-run of the matcher on a stored article (``monitor reclassify``)."""

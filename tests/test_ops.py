@@ -442,9 +442,34 @@ def test_opml_import_shows_progress_on_a_terminal_and_not_when_piped(tmp_path: P
     args = ["--config", str(config), "feeds", "import", str(opml)]
 
     piped = _run(*args)
+    on_terminal, drawn = _run_on_terminal(*args)
+
+    assert piped.returncode == 0 and piped.stderr == b""
+    assert on_terminal.returncode == 0
+    assert b"Importing many.opml" in drawn and b"100%" in drawn
+
+
+def test_reclassify_shows_progress_on_a_terminal_and_not_when_piped(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    config = write_config(tmp_path / "monitor.toml", [feed_server.feed_url("techwire.xml")])
+    assert _run("--config", str(config), "run", "--once").returncode == 0
+    args = ["--config", str(config), "reclassify", "--dry-run"]
+
+    piped = _run(*args)
+    on_terminal, drawn = _run_on_terminal(*args)
+
+    assert piped.returncode == 0 and piped.stderr == b""
+    assert b"re-read" in piped.stdout and b"Reclassifying" not in piped.stdout
+    assert on_terminal.returncode == 0
+    assert b"Reclassifying" in drawn and b"100%" in drawn
+
+
+def _run_on_terminal(*args: str) -> tuple[subprocess.CompletedProcess[bytes], bytes]:
+    """Run with standard error on a pseudo-terminal: the result, and what was drawn there."""
     primary, replica = pty.openpty()
     try:
-        on_terminal = _run(*args, stderr=replica, stdout=subprocess.PIPE)
+        result = _run(*args, stderr=replica, stdout=subprocess.PIPE)
         os.close(replica)
         drawn = b""
         while True:
@@ -457,10 +482,7 @@ def test_opml_import_shows_progress_on_a_terminal_and_not_when_piped(tmp_path: P
             drawn += chunk
     finally:
         os.close(primary)
-
-    assert piped.returncode == 0 and piped.stderr == b""
-    assert on_terminal.returncode == 0
-    assert b"Importing many.opml" in drawn and b"100%" in drawn
+    return result, drawn
 
 
 def test_database_defaults_to_the_xdg_data_dir(tmp_path: Path) -> None:

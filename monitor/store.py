@@ -109,6 +109,21 @@ def _event_json(match: Match) -> str | None:
     return None if match.event is None else json.dumps(asdict(match.event), ensure_ascii=False)
 
 
+def _match_columns(match: Match) -> dict[str, Any]:
+    """The articles columns that hold a verdict of the matcher (stored, and re-stored by
+    ``monitor reclassify``)."""
+    return {
+        "entities": _json(match.entities),
+        "organisations": _json(match.organisations),
+        "alert_worthy": int(match.alert_worthy),
+        "score": match.score,
+        "why": _json(match.why),
+        "event": _event_json(match),
+        "rules": _json(match.rules),
+        "channels": _json(match.channels),
+    }
+
+
 class _ImmediateConnection(sqlite3.Connection):
     """A connection whose explicit transactions take the write lock up front.
 
@@ -432,14 +447,7 @@ class Store(StoryStoreMixin):
                 "authors": _json(article.authors),
                 "first_seen": iso(now),
                 "updated": iso(now),
-                "entities": _json(match.entities),
-                "organisations": _json(match.organisations),
-                "alert_worthy": int(match.alert_worthy),
-                "score": match.score,
-                "why": _json(match.why),
-                "event": _event_json(match),
-                "rules": _json(match.rules),
-                "channels": _json(match.channels),
+                **_match_columns(match),
             },
         )
         if sketch is not None:
@@ -505,14 +513,7 @@ class Store(StoryStoreMixin):
             "articles",
             article_id,
             {
-                "entities": _json(match.entities),
-                "organisations": _json(match.organisations),
-                "alert_worthy": int(match.alert_worthy),
-                "score": match.score,
-                "why": _json(match.why),
-                "event": _event_json(match),
-                "rules": _json(match.rules),
-                "channels": _json(match.channels),
+                **_match_columns(match),
                 "updated": iso(now),
             },
         )

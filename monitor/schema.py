@@ -164,6 +164,20 @@ def register_functions(db: sqlite_utils.Database) -> None:
     db.conn.create_function("monitor_search_text", 1, search_text, deterministic=True)
 
 
+# The search indexes (article_search_fts, and article_recent_fts over the newest articles) must
+# agree on columns, tokeniser and ranking weights: search ranks on either and expects one answer.
+_SEARCH_COLUMNS = "title, summary, content"
+_SEARCH_INDEXED = ", ".join(f"monitor_search_text(new.{c})" for c in _SEARCH_COLUMNS.split(", "))
+
+
+def _create_search_table(db: sqlite_utils.Database, name: str) -> None:
+    """An FTS5 table over the articles' search text: English stems, titles weighing most."""
+    db.execute(
+        f"create virtual table {name} using fts5({_SEARCH_COLUMNS}, tokenize = 'porter unicode61')"
+    )
+    db.execute(f"insert into {name} ({name}, rank) values ('rank', 'bm25(10.0, 3.0, 1.0)')")
+
+
 @migrations()
 def m_issue7_search_index(db: sqlite_utils.Database) -> None:
     """Replace articles_fts with an index that finds Chinese terms and English stems alike.
@@ -175,16 +189,8 @@ def m_issue7_search_index(db: sqlite_utils.Database) -> None:
     "OpenAI" glued to Chinese text) is dropped with its triggers: nothing else read it.
     """
     register_functions(db)
-    db.execute(
-        "create virtual table article_search_fts using fts5("
-        "title, summary, content, tokenize = 'porter unicode61')"
-    )
-    db.execute(
-        "insert into article_search_fts (article_search_fts, rank) "
-        "values ('rank', 'bm25(10.0, 3.0, 1.0)')"
-    )
-    columns = "title, summary, content"
-    indexed = ", ".join(f"monitor_search_text(new.{c})" for c in columns.split(", "))
+    _create_search_table(db, "article_search_fts")
+    columns, indexed = _SEARCH_COLUMNS, _SEARCH_INDEXED
     db.executescript(
         f"""
         create trigger article_search_ai after insert on articles begin
@@ -367,16 +373,8 @@ def m_issue7_recent_index(db: sqlite_utils.Database) -> None:
     ``article_search_fts`` when it does not). Same columns, tokeniser and weights; triggers add
     each new article and drop the one that falls out of the window.
     """
-    db.execute(
-        "create virtual table article_recent_fts using fts5("
-        "title, summary, content, tokenize = 'porter unicode61')"
-    )
-    db.execute(
-        "insert into article_recent_fts (article_recent_fts, rank) "
-        "values ('rank', 'bm25(10.0, 3.0, 1.0)')"
-    )
-    columns = "title, summary, content"
-    indexed = ", ".join(f"monitor_search_text(new.{c})" for c in columns.split(", "))
+    _create_search_table(db, "article_recent_fts")
+    columns, indexed = _SEARCH_COLUMNS, _SEARCH_INDEXED
     db.executescript(
         f"""
         create trigger article_recent_ai after insert on articles begin

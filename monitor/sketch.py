@@ -19,6 +19,7 @@ import struct
 import unicodedata
 from collections.abc import Iterable
 from itertools import pairwise
+from operator import eq
 
 from monitor.anchors import anchors
 from monitor.records import Article, Sketch
@@ -85,7 +86,8 @@ def similarity(a: tuple[int, ...], b: tuple[int, ...]) -> float:
     """Estimated Jaccard similarity of the two shingle sets (0 when either was empty)."""
     if a[0] == _EMPTY or b[0] == _EMPTY:
         return 0.0
-    return sum(x == y for x, y in zip(a, b, strict=True)) / len(a)
+    equal: int = sum(map(eq, a, b))
+    return equal / len(a)
 
 
 def band_keys(signature: tuple[int, ...]) -> list[int]:

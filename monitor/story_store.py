@@ -2,15 +2,17 @@
 and entries that change after they were stored. Mixed into ``monitor.store.Store``.
 
 Finding candidates never reads a whole table: near-duplicates come from the ``article_bands``
-primary key (band key, article id), stories from the ``story_organisations`` primary key
-(organisation, first published, story id), both bounded by the story window.
+primary key (band key, article id), a bounded number per key, stories from the
+``story_organisations`` primary key (organisation, first published, story id), bounded by the
+story window.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import cache
 
 import sqlite_utils
 
@@ -19,9 +21,13 @@ from monitor.schema import STORY_OUTLETS
 from monitor.sketch import band_keys, pack, unpack
 from monitor.timeutil import from_iso, iso
 
-# Most near-duplicate candidates read for one article, newest first. Band keys are hashes, so
-# only boilerplate shared by thousands of entries ("Subscribe to read") reaches this.
-MAX_SIMILAR = 500
+# Near-duplicate candidates: the newest PER_BAND articles sharing each band key, of which the
+# MAX_SIMILAR that share the most (and the rarest) keys are compared in full. Unrelated news
+# articles share common words ("the", "said", "chip"), so about one pair in twenty shares some
+# band key: without these bounds every article would be compared with every article in the
+# window, and a cold poll of a thousand feeds would grow with the square of its size.
+PER_BAND = 16
+MAX_SIMILAR = 10
 
 
 def _json(value: Iterable[str]) -> str:
@@ -32,8 +38,44 @@ def _marks(values: Iterable[object]) -> str:
     return ",".join("?" for _ in values)
 
 
+@cache
+def _newest_per_band(bands: int) -> str:
+    """One statement reading the newest ``PER_BAND`` articles of each of ``bands`` band keys,
+    each through the primary key: (band, article id) rows."""
+    one = (
+        "select * from (select band, article_id from article_bands "
+        "where band = ? and article_id is not ? order by article_id desc limit ?)"
+    )
+    return " union all ".join([one] * bands)
+
+
+def _likeliest(rows: Iterable[tuple[int, int]]) -> list[int]:
+    """The ``MAX_SIMILAR`` articles sharing the most band keys, each key weighted by how rare
+    it is (a key shared by one other article counts 1, by sixteen 1/16), newest first on a tie:
+    near-duplicates share several keys, unrelated articles one common one."""
+    by_band: dict[int, list[int]] = {}
+    for band, article_id in rows:
+        by_band.setdefault(band, []).append(article_id)
+    weight: dict[int, float] = {}
+    for ids in by_band.values():
+        for article_id in ids:
+            weight[article_id] = weight.get(article_id, 0.0) + 1 / len(ids)
+    ranked = sorted(weight, key=lambda article_id: (-weight[article_id], -article_id))
+    return ranked[:MAX_SIMILAR]
+
+
 class StoryStoreMixin:
     db: sqlite_utils.Database
+
+    def _executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
+        """Run ``sql`` for each row, committed like sqlite-utils' ``execute`` when no transaction
+        is open: the sqlite3 module would open one implicitly and leave it open, and every
+        later write (even in ``atomic()``, which would nest as a savepoint) would be lost."""
+        if self.db.conn.in_transaction:
+            self.db.conn.executemany(sql, rows)
+            return
+        with self.db.atomic():
+            self.db.conn.executemany(sql, rows)
 
     # --- entries seen before
 
@@ -84,7 +126,7 @@ class StoryStoreMixin:
             "select minhash from article_sketches where article_id = ?", [article_id]
         ).fetchone()
         if old is not None:
-            self.db.conn.executemany(
+            self._executemany(
                 "delete from article_bands where band = ? and article_id = ?",
                 [(key, article_id) for key in band_keys(unpack(old[0]))],
             )
@@ -93,7 +135,7 @@ class StoryStoreMixin:
             "values (?, ?, ?, ?)",
             [article_id, iso(published), pack(sketch.minhash), _json(sketch.anchors)],
         )
-        self.db.conn.executemany(
+        self._executemany(
             "insert or ignore into article_bands (band, article_id) values (?, ?)",
             [(key, article_id) for key in sketch.bands],
         )
@@ -101,16 +143,22 @@ class StoryStoreMixin:
     def similar_articles(
         self, sketch: Sketch, since: datetime, until: datetime, *, exclude: int | None = None
     ) -> list[SimilarArticle]:
-        """Articles published between ``since`` and ``until`` sharing a band key with ``sketch``."""
+        """Articles published between ``since`` and ``until`` sharing band keys with ``sketch``,
+        the likeliest near-duplicates first (see ``PER_BAND``)."""
         if not sketch.bands:
+            return []
+        rows = self.db.execute(
+            _newest_per_band(len(sketch.bands)),
+            [value for band in sketch.bands for value in (band, exclude, PER_BAND)],
+        ).fetchall()
+        ids = _likeliest(rows)
+        if not ids:
             return []
         rows = self.db.execute(
             "select s.article_id, a.story_id, s.published, s.minhash, s.anchors "
             "from article_sketches s join articles a on a.id = s.article_id "
-            "where s.article_id in (select distinct article_id from article_bands "
-            f"where band in ({_marks(sketch.bands)}) order by article_id desc limit ?) "
-            "and s.published between ? and ? and s.article_id is not ?",
-            [*sketch.bands, MAX_SIMILAR, iso(since), iso(until), exclude],
+            f"where s.article_id in ({_marks(ids)}) and s.published between ? and ?",
+            [*ids, iso(since), iso(until)],
         ).fetchall()
         return [
             SimilarArticle(
@@ -153,7 +201,7 @@ class StoryStoreMixin:
         ``before``: the story's organisations (JSON) and first date as last indexed, whose rows
         are replaced (found by primary key: no scan of the index)."""
         if before is not None:
-            self.db.conn.executemany(
+            self._executemany(
                 "delete from story_organisations "
                 "where organisation = ? and first_published = ? and story_id = ?",
                 [(name, before[1] or "", story_id) for name in json.loads(before[0] or "[]")],
@@ -161,7 +209,7 @@ class StoryStoreMixin:
         organisations, first = self.db.execute(
             "select organisations, first_published from stories where id = ?", [story_id]
         ).fetchone()
-        self.db.conn.executemany(
+        self._executemany(
             "insert or ignore into story_organisations (organisation, first_published, story_id) "
             "values (?, ?, ?)",
             [(name, first or "", story_id) for name in json.loads(organisations or "[]")],

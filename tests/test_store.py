@@ -25,6 +25,7 @@ from monitor.records import (
 )
 from monitor.schedule import parse_schedule
 from monitor.schema import migrations
+from monitor.sketch import sketch_article
 from monitor.store import Store
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -122,6 +123,26 @@ def test_migrations_applied_once(db_path: Path) -> None:
 def test_journal_mode_is_wal(store: Store, db_path: Path) -> None:
     assert store.db.execute("pragma journal_mode").fetchone()[0] == "wal"
     assert Path(f"{db_path}-wal").exists()
+
+
+def test_polls_commit_without_a_sync_and_the_outbox_commits_with_one(store: Store) -> None:
+    """A poll's commit need not reach the disk (the next poll fetches it again); a sent digest
+    must, or a power cut would send it twice."""
+    first, second = stories_for_outbox(store, 2)
+    store.queue_deliveries(first, [channel("team")], NOW)
+    store.queue_deliveries(second, [channel("team")], NOW)
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)
+    opened = open_digest(store, "team", NOW)
+    assert opened is not None
+    store.record_digest_sent(opened[0], NOW)
+    store.db.conn.set_trace_callback(None)
+
+    levels = [s.split("=")[1].strip() for s in statements if "synchronous" in s.lower()]
+    assert levels == ["FULL", "NORMAL", "FULL", "NORMAL"]  # around each of the two commits
+    assert store.db.execute("pragma synchronous").fetchone()[0] == 1  # NORMAL
+    with store.transaction():  # nested: a savepoint, the enclosing commit decides
+        store.record_digest_sent(opened[0], NOW)
 
 
 def test_open_creates_missing_parent_folders(tmp_path: Path) -> None:
@@ -396,7 +417,6 @@ def test_a_copy_published_earlier_becomes_the_article_and_tells_its_story(store:
     assert (story["url"], story["first_published"]) == (original.url, "2026-03-02T06:00:00Z")
 
 
-
 def test_copies_published_at_the_same_moment_go_to_the_feed_configured_first(
     store: Store,
 ) -> None:
@@ -652,3 +672,22 @@ def test_sync_of_thousands_of_feeds_writes_only_what_changed(store: Store) -> No
     store.sync_feeds(feeds[1:], NOW + timedelta(minutes=2))
     assert store.db.conn.total_changes == before + 1
     assert len(store.due_feeds(NOW + timedelta(minutes=2), force=True)) == 2999
+
+
+def test_writes_outside_a_transaction_are_committed_at_once(store: Store, db_path: Path) -> None:
+    """Storing an article's sketch and filing its story outside ``transaction()`` commits them,
+    as every other write does: nothing is left in an open transaction that a later write would
+    join and a close would roll back."""
+    feed = one_feed(store)
+    article = make_article(1)
+    match = make_match()
+    article_id = store.add_article(feed.id, article, match, NOW, sketch_article(article))
+    store.create_story(article_id, article, match, NOW, NOW)
+
+    assert not store.db.conn.in_transaction
+    other = Store.open(db_path)
+    try:
+        assert other.db.execute("select count(*) from article_bands").fetchone()[0] > 0
+        assert other.db.execute("select count(*) from story_organisations").fetchone()[0] == 2
+    finally:
+        other.close()

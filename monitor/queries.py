@@ -16,7 +16,7 @@ from sqlite_utils.db import Database
 
 from monitor.errors import QueryError
 from monitor.schedule import parse_duration
-from monitor.schema import STORY_OUTLETS
+from monitor.schema import BLOCK_ARTICLES, STORY_OUTLETS, block_index
 from monitor.search import compile_query, display_text
 from monitor.timeutil import from_iso, iso
 
@@ -118,34 +118,28 @@ def search(
         filters.append("a.alert_worthy = 1")
     if story_id is not None:
         filters.append("a.story_id = :story_id")
-    # Relevance tries the index of recent articles first: bm25's cost grows with the index it
-    # runs on (see schema.m_issue7_recent_index). It is used only when it holds the whole
-    # window, so the answer is the one the full index would give.
-    tables = [_RECENT, _FULL] if sort == "relevance" and window else [_FULL]
-    if tables[0] == _RECENT and _holds_everything(db):
-        tables = [_RECENT]  # a young archive: both indexes hold the same articles
+    ids = _id_range(db, params)
+    if ids is None:
+        return SearchResults([], None)
+    params["low"], params["high"] = ids
     try:
-        for table in tables:
-            if table != tables[-1] and not _window_fits(db, table, filters, params):
-                continue  # checked by a walk that scores nothing, before any ranking
-            if sort == "relevance" and not filters:
-                sql = _by_relevance(table)
-            else:
-                sql = _in_window(table, filters, ranked=sort == "relevance")
-            rows = _rows(db, sql, params)
-            if table == tables[-1] or (rows and rows[0]["window_full"]):
-                break
-        if rows and "snippet" not in rows[0]:
-            snippets = _snippets(db, params["match"], [r["id"] for r in rows])
+        ranked = None
+        if sort == "relevance" and window:
+            ranked = _rank_in_small_indexes(db, filters, params)
+        if ranked is not None:
+            rows, full = _page(db, ranked, params)
+        else:  # the whole archive's index: every match ranked, a date sort, or an old window
+            rows = _rows(db, _on_full_index(filters, sort, window=bool(window)), params)
+            full = bool(rows and rows[0]["window_full"])
+            snippets = _snippets(db, params["match"], [(_FULL, r["id"]) for r in rows])
             for row in rows:
+                del row["window_full"]
                 row["snippet"] = snippets.get(row["id"])
     except sqlite3.OperationalError as e:  # what our own check let through, FTS5 still refuses
         if "fts5" not in str(e):
             raise
         raise QueryError(f"search query {query!r}", str(e)) from e
-    full = bool(rows and rows[0]["window_full"])
     for row in rows:
-        del row["window_full"]
         _decode(row, "entities")
         row["alert_worthy"] = bool(row["alert_worthy"])
         row["snippet"] = display_text(row["snippet"])
@@ -158,20 +152,113 @@ _HIT_COLUMNS = f"""a.id, a.title, a.url, a.published, {_FEED_NAME} as feed, a.st
     a.entities, a.alert_worthy, a.score"""
 
 
-def _window_fits(db: Database, table: str, filters: list[str], params: dict[str, Any]) -> bool:
-    """Whether ``table`` holds a whole window of matches that pass the filters."""
-    sql = (
-        f"select fts.rowid {_matches(table, filters, bool(filters))} "
-        "order by fts.rowid desc limit 1 offset :window - 1"
-    )
-    return db.execute(sql, params).fetchone() is not None
+def _id_range(db: Database, params: dict[str, Any]) -> tuple[int, int] | None:
+    """The lowest and highest article id that can pass --since/--until, from the time span of
+    each block of ids (schema.m_issue7_search_blocks); None when no article can."""
+    row = db.execute(
+        f"""select min(block) * {BLOCK_ARTICLES}, (max(block) + 1) * {BLOCK_ARTICLES} - 1
+        from article_blocks
+        where (:since is null or latest >= :since) and (:until is null or earliest < :until)""",
+        params,
+    ).fetchone()
+    return None if row[0] is None else (row[0], row[1])
 
 
-def _holds_everything(db: Database) -> bool:
-    """Whether the recent index still holds every article (it starts where the full one does)."""
-    first = "select rowid from {} order by rowid limit 1"
-    same = db.execute(f"select ({first.format(_RECENT)}) is ({first.format(_FULL)})").fetchone()[0]
-    return bool(same)
+@dataclass(frozen=True)
+class _Segment:
+    """An index and the ids it answers for: it holds every article in ``low``..``high``."""
+
+    table: str
+    low: int
+    high: int
+
+
+def _small_indexes(db: Database, low: int, high: int) -> tuple[list[_Segment], bool]:
+    """The recent index, then the ring's block indexes, newest first, for ids ``high`` down
+    to ``low`` or as far as they reach; and whether they reach ``low``."""
+    first_recent = db.execute(f"select rowid from {_RECENT} order by rowid limit 1").fetchone()
+    held = dict(db.execute("select block, slot from article_search_ring").fetchall())
+    segments = []
+    top = high
+    if first_recent is not None and first_recent[0] <= high:
+        segments.append(_Segment(_RECENT, max(low, first_recent[0]), high))
+        top = first_recent[0] - 1
+    while top >= low:
+        block = top // BLOCK_ARTICLES
+        if block not in held:
+            return segments, False
+        segments.append(_Segment(block_index(held[block]), max(low, block * BLOCK_ARTICLES), top))
+        top = block * BLOCK_ARTICLES - 1
+    return segments, True
+
+
+@dataclass(frozen=True)
+class _Ranked:
+    hits: list[tuple[float, int, _Segment]]  # (rank, id, index it was ranked in), best first
+    window_full: bool
+
+
+def _rank_in_small_indexes(
+    db: Database, filters: list[str], params: dict[str, Any]
+) -> _Ranked | None:
+    """The page of best matches among the newest window, ranked in the small indexes that
+    hold them, so bm25 counts documents within each; None when the window reaches older
+    articles than they hold. Each index is walked newest first, scoring only matches that pass
+    the filters, until the window is full, and hands back its own best page: the best of
+    those is the page."""
+    segments, complete = _small_indexes(db, params["low"], params["high"])
+    page = params["offset"] + params["limit"]
+    hits: list[tuple[float, int, _Segment]] = []
+    counted = 0
+    for segment in segments:
+        rows = db.execute(
+            f"""
+            with window as materialized (
+                select fts.rowid as id, fts.rank as rank
+                {_matches(segment.table, filters, bool(filters))}
+                and fts.rowid between {segment.low} and {segment.high}
+                order by fts.rowid desc limit :remaining
+            )
+            select rank, id, (select count(*) from window) from window order by rank limit :page
+            """,
+            {**params, "remaining": params["window"] - counted, "page": page},
+        ).fetchall()
+        hits.extend((rank, article_id, segment) for rank, article_id, _ in rows)
+        counted += rows[0][2] if rows else 0
+        if counted >= params["window"]:
+            break
+    else:
+        if not complete:
+            return None
+    hits.sort(key=lambda hit: (hit[0], -hit[1]))
+    return _Ranked(hits[params["offset"] : page], counted >= params["window"])
+
+
+def _page(
+    db: Database, ranked: _Ranked, params: dict[str, Any]
+) -> tuple[list[dict[str, Any]], bool]:
+    """The rows for ranked hits, in their order, with their snippets."""
+    ids = [article_id for _, article_id, _ in ranked.hits]
+    if not ids:
+        return [], ranked.window_full
+    listed = ", ".join(str(int(i)) for i in ids)
+    found = {
+        row["id"]: row
+        for row in _rows(
+            db,
+            f"select {_HIT_COLUMNS} from articles a join feeds f on f.id = a.feed_id "
+            f"where a.id in ({listed})",
+            {},
+        )
+    }
+    snippets = _snippets(db, params["match"], [(seg.table, i) for _, i, seg in ranked.hits])
+    rows = []
+    for rank, article_id, _ in ranked.hits:
+        row = found[article_id]
+        row["rank"] = rank
+        row["snippet"] = snippets.get(article_id)
+        rows.append(row)
+    return rows, ranked.window_full
 
 
 def _snippet(table: str) -> str:
@@ -179,12 +266,14 @@ def _snippet(table: str) -> str:
 
 
 def _matches(table: str, filters: list[str], joined: bool, *, feeds: bool = False) -> str:
-    """FROM and WHERE over the index's matches. Without filters the index alone answers:
-    joining articles would cost a lookup per match. To filter, articles are read through the
-    covering index, which holds every column a filter reads (SQLite would not pick it for a
-    lookup by id, and the table's row drags the article's text in); ``feeds`` joins what the
-    output shows instead."""
-    where = " and ".join([f"fts.{table} match :match", *filters])
+    """FROM and WHERE over the index's matches with ids in :low..:high. Without filters the
+    index alone answers: joining articles would cost a lookup per match. To filter, articles
+    are read through the covering index, which holds every column a filter reads (SQLite would
+    not pick it for a lookup by id, and the table's row drags the article's text in);
+    ``feeds`` joins what the output shows instead."""
+    where = " and ".join(
+        [f"fts.{table} match :match", "fts.rowid between :low and :high", *filters]
+    )
     if not joined:
         return f"from {table} fts where {where}"
     index = "" if feeds else "indexed by article_search_filters"
@@ -194,17 +283,23 @@ def _matches(table: str, filters: list[str], joined: bool, *, feeds: bool = Fals
     return f"from {table} fts {join} where {where}"
 
 
+def _on_full_index(filters: list[str], sort: str, *, window: bool) -> str:
+    if sort == "relevance" and not filters:
+        return _by_relevance(_FULL)
+    return _in_window(_FULL, filters, ranked=sort == "relevance")
+
+
 def _by_relevance(table: str) -> str:
     """bm25 order among the matches from the window's oldest on, with no filters to apply.
     Finding that oldest match walks the index newest first without scoring; FTS5 then scores
-    only the window and hands the hits over in rank order, with snippets for the page alone."""
+    only the window and hands the hits over in rank order."""
     return f"""
         with bound as (
             select case when :window is null then 0 else coalesce((
                 select fts.rowid {_matches(table, [], False)}
                 order by fts.rowid desc limit 1 offset :window - 1), 0) end as floor
         )
-        select {_HIT_COLUMNS}, fts.rank as rank, {_snippet(table)},
+        select {_HIT_COLUMNS}, fts.rank as rank,
                (select floor from bound) > 0 as window_full
         {_matches(table, [], True, feeds=True)} and fts.rowid >= (select floor from bound)
         order by fts.rank limit :limit offset :offset
@@ -233,17 +328,24 @@ def _in_window(table: str, filters: list[str], *, ranked: bool) -> str:
     """
 
 
-def _snippets(db: Database, match: str, ids: list[int]) -> dict[int, str]:
-    """Snippets for the given matches. One walk over the index between the lowest and the
-    highest id costs less than looking each one up: every lookup starts the query afresh."""
-    listed = ", ".join(str(int(i)) for i in ids)
-    cursor = db.execute(
-        f"select rowid, {_snippet(_FULL)} from article_search_fts "
-        "where article_search_fts match :match and rowid between :low and :high "
-        f"and +rowid in ({listed})",  # the unary + keeps SQLite from turning IN into lookups
-        {"match": match, "low": min(ids), "high": max(ids)},
-    )
-    return dict(cursor.fetchall())
+def _snippets(db: Database, match: str, hits: list[tuple[str, int]]) -> dict[int, str]:
+    """Snippets for matches, each from the index given for it. One walk over an index between
+    the lowest and the highest id costs less than looking each one up: every lookup starts the
+    query afresh."""
+    by_table: dict[str, list[int]] = {}
+    for table, article_id in hits:
+        by_table.setdefault(table, []).append(int(article_id))
+    snippets: dict[int, str] = {}
+    for table, ids in by_table.items():
+        listed = ", ".join(str(i) for i in ids)
+        cursor = db.execute(
+            f"select rowid, {_snippet(table)} from {table} "
+            f"where {table} match :match and rowid between :low and :high "
+            f"and +rowid in ({listed})",  # the unary + keeps SQLite from turning IN into lookups
+            {"match": match, "low": min(ids), "high": max(ids)},
+        )
+        snippets.update(cursor.fetchall())
+    return snippets
 
 
 def _feed_ids(db: Database, feed: str) -> list[int]:

@@ -115,7 +115,7 @@ def search(
             "exists (select 1 from json_each(a.entities) e where e.value = :entity collate nocase)"
         )
     if matched:
-        filters.append("a.alert_worthy = 1")
+        filters.append(_MATCHED)
     if story_id is not None:
         filters.append("a.story_id = :story_id")
     ids = _id_range(db, params)
@@ -147,6 +147,7 @@ def search(
 
 
 _WHEN = "coalesce(a.published, a.first_seen)"
+_MATCHED = "a.alert_worthy = 1"
 _FULL, _RECENT = "article_search_fts", "article_recent_fts"
 _HIT_COLUMNS = f"""a.id, a.title, a.url, a.published, {_FEED_NAME} as feed, a.story_id,
     a.entities, a.alert_worthy, a.score"""
@@ -215,13 +216,18 @@ def _rank_in_small_indexes(
             f"""
             with window as materialized (
                 select fts.rowid as id, fts.rank as rank
-                {_matches(segment.table, filters, bool(filters))}
-                and fts.rowid between {segment.low} and {segment.high}
+                {_matches(segment.table, filters, False)}
                 order by fts.rowid desc limit :remaining
             )
             select rank, id, (select count(*) from window) from window order by rank limit :page
             """,
-            {**params, "remaining": params["window"] - counted, "page": page},
+            {
+                **params,
+                "low": segment.low,
+                "high": segment.high,
+                "remaining": params["window"] - counted,
+                "page": page,
+            },
         ).fetchall()
         hits.extend((rank, article_id, segment) for rank, article_id, _ in rows)
         counted += rows[0][2] if rows else 0
@@ -266,14 +272,25 @@ def _snippet(table: str) -> str:
 
 
 def _matches(table: str, filters: list[str], joined: bool, *, feeds: bool = False) -> str:
-    """FROM and WHERE over the index's matches with ids in :low..:high. Without filters the
-    index alone answers: joining articles would cost a lookup per match. To filter, articles
-    are read through the covering index, which holds every column a filter reads (SQLite would
-    not pick it for a lookup by id, and the table's row drags the article's text in);
-    ``feeds`` joins what the output shows instead."""
-    where = " and ".join(
-        [f"fts.{table} match :match", "fts.rowid between :low and :high", *filters]
-    )
+    """FROM and WHERE over the index's matches with ids in :low..:high that pass the filters.
+
+    Without filters the index alone answers: joining articles would cost a lookup per match.
+    Filters read articles through the covering index, which holds every column they read
+    (SQLite would not pick it for a lookup by id, and the table's row drags the article's text
+    in). With --matched the few alert-worthy articles in the range are filtered first
+    (``article_alerts``) and the walk only checks that a match is among them. ``joined``: the
+    caller reads articles (``a``) too; ``feeds`` joins the output's feeds instead."""
+    conditions = [f"fts.{table} match :match", "fts.rowid between :low and :high"]
+    if _MATCHED in filters:
+        passing = " and ".join(["a.id between :low and :high", *filters])
+        conditions.append(
+            "+fts.rowid in (select a.id from articles a indexed by article_alerts "
+            f"where {passing})"  # the unary + keeps SQLite from turning IN into lookups
+        )
+    else:
+        conditions += filters
+        joined = joined or bool(filters)
+    where = " and ".join(conditions)
     if not joined:
         return f"from {table} fts where {where}"
     index = "" if feeds else "indexed by article_search_filters"

@@ -470,6 +470,7 @@ def m_issue7_search_blocks(db: sqlite_utils.Database) -> None:
       articles from now on: dropping one article per insert left FTS5 delete markers and dead
       postings that no merge reclaimed (at 100,000 articles it held 4x its live size, and its
       queries ran 2 to 30 times slower).
+    - ``article_alerts``: the alert-worthy articles, a small share, for ``--matched``.
     """
     size, ring = BLOCK_ARTICLES, RING_BLOCKS
     when = "coalesce(new.published, new.first_seen)"
@@ -552,3 +553,8 @@ def m_issue7_search_blocks(db: sqlite_utils.Database) -> None:
                 [block * size, (block + 1) * size - 1],
             )
     db.execute("insert into article_recent_fts (article_recent_fts) values ('optimize')")
+    # --matched: the few alert-worthy articles, with what the other filters read.
+    db.execute(
+        "create index article_alerts on articles "
+        "(id, published, first_seen, story_id, feed_id, entities) where alert_worthy = 1"
+    )

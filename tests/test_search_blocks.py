@@ -219,3 +219,20 @@ def test_the_migration_indexes_an_existing_archive(small: None, tmp_path: Path) 
         assert 110 in ids(queries.search(db, "Foxconn", window=3))
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("window", [0, 5, 1000])
+def test_matched_gives_what_the_filter_alone_gives(db: sqlite_utils.Database, window: int) -> None:
+    db.execute("update articles set alert_worthy = 1 where id % 7 = 0")
+    for since in (0, 60, 75, 99):
+        found = queries.search(
+            db,
+            "Foxconn",
+            matched=True,
+            since=START + timedelta(hours=since),
+            window=window,
+            limit=window or 1000,
+        )
+        expected = sorted((i for i in range(max(since, 1), 101) if i % 7 == 0), reverse=True)
+        assert set(ids(found)) == set(expected[:window] if window else expected), since
+        assert all(r["alert_worthy"] for r in found.rows)

@@ -54,7 +54,9 @@ def content_hash(title: str, text: str) -> str:
 
 def normalise(entry: Entry, feed_url: str) -> Article:
     summary = html_to_text(entry.summary_html)
-    content = html_to_text(entry.content_html) or summary
+    # Most feeds give a summary only, or content that repeats it: store and index it once.
+    content = html_to_text(entry.content_html)
+    content = "" if content == summary else content
     title = html_to_text(entry.title) or summary[:120] or "(untitled)"
     guid = (
         entry.guid
@@ -74,6 +76,6 @@ def normalise(entry: Entry, feed_url: str) -> Article:
         content=content,
         published=entry.published,
         authors=entry.authors,
-        content_hash=content_hash(title, content),
+        content_hash=content_hash(title, content or summary),
         title_key=fold(title),
     )

@@ -23,11 +23,10 @@ import pickle
 import random
 from collections import Counter
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
@@ -53,9 +52,9 @@ from monitor.rules import Rule
 from monitor.schedule import adaptive_interval, freshness_hint, next_poll
 from monitor.sketch import sketch_article
 from monitor.store import Store
+from monitor.writer import MAX_BATCH, StoreWriter
 
 log = logging.getLogger("monitor.pipeline")
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -99,21 +98,20 @@ async def poll(
     ``progress(done, total)`` is called as each feed is stored.
 
     Three kinds of work overlap: fetches on the event loop, parsing in the process pool
-    (``monitor.parsepool``), and storing in one store thread (the SQLite connection is used by
-    one thread at a time). No exception escapes for one feed's sake.
+    (``monitor.parsepool``), and storing in one store thread (``monitor.writer``: the SQLite
+    connection is used by one thread at a time, and feeds stored together commit together).
+    No exception escapes for one feed's sake.
     """
     ctx.store.sync_feeds(ctx.config.feeds, now)
     due = ctx.store.due_feeds(now, force=force)
     own_client = client is None
     client = client or fetch.make_client(ctx.config.fetch)
-    store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-store")
-    loop = asyncio.get_running_loop()
+    writer = StoreWriter(ctx.store)
+    on_store = writer.submit
 
-    def on_store(function: Callable[..., T], *args: Any) -> asyncio.Future[T]:
-        return loop.run_in_executor(store_thread, function, *args)
-
-    # Bounds the feeds between fetched and stored: enough to keep every parser busy.
-    gate = asyncio.Semaphore(2 * parsepool.workers() + 2)
+    # Bounds the feeds between fetched and stored: enough to keep every parser busy and to let
+    # the store thread commit several feeds at once when it falls behind.
+    gate = asyncio.Semaphore(2 * parsepool.workers() + MAX_BATCH // 2)
     outcomes: list[FeedOutcome] = []
     tasks: set[asyncio.Task[None]] = set()
 
@@ -139,7 +137,7 @@ async def poll(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        store_thread.shutdown(wait=True)
+        writer.close()
         if own_client:
             await client.aclose()
     summary = CycleSummary(

@@ -77,7 +77,7 @@ class Article:
     url: str | None  # link as published
     canonical_url: str | None  # url without tracking parameters, fragments and default ports
     summary: str  # plain text
-    content: str  # plain text of the full content; may repeat the summary
+    content: str  # plain text of the full content; "" when the feed gave none beyond the summary
     published: datetime | None
     authors: tuple[str, ...]
     content_hash: str  # "v1:" + sha256 over normalised title and text

@@ -41,6 +41,7 @@ from monitor.schema import migrations, register_functions
 from monitor.story_store import StoryStoreMixin
 from monitor.timeutil import from_iso, iso
 
+CACHE_KIB = 64 * 1024  # SQLite's page cache for this connection, at most
 BUSY_TIMEOUT_MS = 10_000
 # How many distinct feeds carried a story: its outlets, kept current by refresh_outlets.
 _OUTLETS = "s.outlet_count"
@@ -169,6 +170,9 @@ class Store(StoryStoreMixin):
             # commits a thousand times, and an fsync each cost more than storing the articles.
             # What must survive a power cut too (the outbox) commits with ``durable()``.
             db.execute("PRAGMA synchronous = NORMAL")
+            # The near-duplicate index takes random keys: a cold poll touches most of its
+            # pages, and the default 2 MB cache spills them to the WAL over and over.
+            db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             db.execute("PRAGMA foreign_keys = ON")
             register_functions(db)
             migrations.apply(db)

@@ -272,12 +272,16 @@ def test_normalise_whole_article() -> None:
     )
 
 
-def test_content_falls_back_to_summary() -> None:
-    article = normalise(replace(ENTRY, content_html=None), FEED)
-    assert (article.summary, article.content) == (
-        "Luxshare will assemble the device.",
-        "Luxshare will assemble the device.",
-    )
+def test_summary_is_kept_once_when_there_is_no_other_content() -> None:
+    """Stored and indexed once, hashed as before (so entries stored earlier, with the summary
+    repeated as content, are still recognised)."""
+    summary_only = normalise(replace(ENTRY, content_html=None), FEED)
+    repeated = normalise(replace(ENTRY, content_html=ENTRY.summary_html), FEED)
+    for article in (summary_only, repeated):
+        assert (article.summary, article.content) == ("Luxshare will assemble the device.", "")
+        assert article.content_hash == content_hash(
+            "OpenAI signs deal with Luxshare", "Luxshare will assemble the device."
+        )
 
 
 def test_guid_falls_back_to_link() -> None:

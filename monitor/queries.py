@@ -122,16 +122,22 @@ def search(
     if ids is None:
         return SearchResults([], None)
     params["low"], params["high"] = ids
+    # --matched searches the index of alert-worthy articles, which holds them all.
+    whole = _ALERTS if matched else _FULL
     try:
         ranked = None
         if sort == "relevance" and window:
-            ranked = _rank_in_small_indexes(db, filters, params)
+            if matched:
+                segments, complete = [_Segment(_ALERTS, params["low"], params["high"])], True
+            else:
+                segments, complete = _small_indexes(db, params["low"], params["high"])
+            ranked = _rank_in(db, segments, complete, filters, params)
         if ranked is not None:
             rows, full = _page(db, ranked, params)
-        else:  # the whole archive's index: every match ranked, a date sort, or an old window
-            rows = _rows(db, _on_full_index(filters, sort, window=bool(window)), params)
+        else:  # one index for every match: all ranked, a date sort, or an old window
+            rows = _rows(db, _on_one_index(whole, filters, sort), params)
             full = bool(rows and rows[0]["window_full"])
-            snippets = _snippets(db, params["match"], [(_FULL, r["id"]) for r in rows])
+            snippets = _snippets(db, params["match"], [(whole, r["id"]) for r in rows])
             for row in rows:
                 del row["window_full"]
                 row["snippet"] = snippets.get(row["id"])
@@ -148,7 +154,7 @@ def search(
 
 _WHEN = "coalesce(a.published, a.first_seen)"
 _MATCHED = "a.alert_worthy = 1"
-_FULL, _RECENT = "article_search_fts", "article_recent_fts"
+_FULL, _RECENT, _ALERTS = "article_search_fts", "article_recent_fts", "article_alert_fts"
 _HIT_COLUMNS = f"""a.id, a.title, a.url, a.published, {_FEED_NAME} as feed, a.story_id,
     a.entities, a.alert_worthy, a.score"""
 
@@ -199,15 +205,18 @@ class _Ranked:
     window_full: bool
 
 
-def _rank_in_small_indexes(
-    db: Database, filters: list[str], params: dict[str, Any]
+def _rank_in(
+    db: Database,
+    segments: list[_Segment],
+    complete: bool,
+    filters: list[str],
+    params: dict[str, Any],
 ) -> _Ranked | None:
-    """The page of best matches among the newest window, ranked in the small indexes that
-    hold them, so bm25 counts documents within each; None when the window reaches older
-    articles than they hold. Each index is walked newest first, scoring only matches that pass
-    the filters, until the window is full, and hands back its own best page: the best of
-    those is the page."""
-    segments, complete = _small_indexes(db, params["low"], params["high"])
+    """The page of best matches among the newest window, ranked in the indexes that hold
+    them (``segments``, newest first), so bm25 counts documents within each; None when the
+    window reaches older articles than they hold (``complete``: they reach :low). Each index is
+    walked newest first, scoring only matches that pass the filters, until the window is full,
+    and hands back its own best page: the best of those is the page."""
     page = params["offset"] + params["limit"]
     hits: list[tuple[float, int, _Segment]] = []
     counted = 0
@@ -300,10 +309,10 @@ def _matches(table: str, filters: list[str], joined: bool, *, feeds: bool = Fals
     return f"from {table} fts {join} where {where}"
 
 
-def _on_full_index(filters: list[str], sort: str, *, window: bool) -> str:
+def _on_one_index(table: str, filters: list[str], sort: str) -> str:
     if sort == "relevance" and not filters:
-        return _by_relevance(_FULL)
-    return _in_window(_FULL, filters, ranked=sort == "relevance")
+        return _by_relevance(table)
+    return _in_window(table, filters, ranked=sort == "relevance")
 
 
 def _by_relevance(table: str) -> str:

@@ -558,3 +558,40 @@ def m_issue7_search_blocks(db: sqlite_utils.Database) -> None:
         "create index article_alerts on articles "
         "(id, published, first_seen, story_id, feed_id, entities) where alert_worthy = 1"
     )
+
+
+@migrations()
+def m_issue7_alert_index(db: sqlite_utils.Database) -> None:
+    """``article_alert_fts``: the search index of the alert-worthy articles alone.
+
+    ``monitor search --matched`` searches the articles worth an alert, a small share of the
+    archive. Walking the full or block indexes, it met every match of the words and skipped
+    nearly all of them; over this index it meets only alert-worthy ones, and bm25 counts
+    documents among them (ranking within that collection). Postings only, like the block
+    indexes: the text is read from ``article_search_fts``. Triggers follow inserts, deletes,
+    and updates of the text or of ``alert_worthy``.
+    """
+    _create_search_table(db, "article_alert_fts", content="article_search_fts")
+    columns, indexed = _SEARCH_COLUMNS, _SEARCH_INDEXED
+    old_indexed = indexed.replace("new.", "old.")
+    add = (
+        f"insert into article_alert_fts (rowid, {columns}) select new.id, {indexed} "
+        "where new.alert_worthy = 1;"
+    )
+    remove = (
+        f"insert into article_alert_fts (article_alert_fts, rowid, {columns}) "
+        f"select 'delete', old.id, {old_indexed} where old.alert_worthy = 1;"
+    )
+    db.executescript(
+        f"""
+        create trigger article_alert_ai after insert on articles begin {add} end;
+        create trigger article_alert_ad after delete on articles begin {remove} end;
+        create trigger article_alert_au after update of alert_worthy, {columns} on articles
+        begin {remove} {add} end;
+        """
+    )
+    db.execute(
+        f"insert into article_alert_fts (rowid, {columns}) "
+        f"select rowid, {columns} from article_search_fts "
+        "where rowid in (select id from articles where alert_worthy = 1)"
+    )

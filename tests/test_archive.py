@@ -212,7 +212,12 @@ def test_every_table_and_view_is_documented(tmp_path: Path) -> None:
             for t in store.db.table_names()
             # FTS5's own tables, and the ring of block indexes (documented as one section)
             if not t.startswith(
-                ("article_search_fts_", "article_recent_fts_", "article_block_fts_")
+                (
+                    "article_search_fts_",
+                    "article_recent_fts_",
+                    "article_alert_fts_",
+                    "article_block_fts_",
+                )
             )
         ] + store.db.view_names()
         assert store.db.table("article_block_fts_0").exists()

@@ -203,6 +203,7 @@ def test_the_migration_indexes_an_existing_archive(small: None, tmp_path: Path) 
     add_feed(old)
     for article_id in range(1, 101):
         add(old, article_id)
+    old.execute("update articles set alert_worthy = 1 where id % 7 = 0")
     old.conn.commit()
     old.close()
 
@@ -215,6 +216,8 @@ def test_the_migration_indexes_an_existing_archive(small: None, tmp_path: Path) 
         newest = matching(db, "Foxconn")[:25]
         assert set(ids(queries.search(db, "Foxconn", window=25, limit=25))) == set(newest)
         assert sorted(ids(queries.search(db, "quarzel"))) == [3, 97]
+        matched = queries.search(db, "Foxconn", matched=True, limit=100)
+        assert sorted(ids(matched)) == list(range(7, 101, 7))
         add(db, 110)  # and the triggers carry on from there
         assert 110 in ids(queries.search(db, "Foxconn", window=3))
     finally:
@@ -236,3 +239,25 @@ def test_matched_gives_what_the_filter_alone_gives(db: sqlite_utils.Database, wi
         expected = sorted((i for i in range(max(since, 1), 101) if i % 7 == 0), reverse=True)
         assert set(ids(found)) == set(expected[:window] if window else expected), since
         assert all(r["alert_worthy"] for r in found.rows)
+
+
+def test_the_alert_index_follows_the_alert_flag(db: sqlite_utils.Database) -> None:
+    def alert_index() -> list[int]:
+        rows = db.execute(
+            "select rowid from article_alert_fts where article_alert_fts match 'foxconn' "
+            "order by rowid"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    assert alert_index() == []
+    db.execute("update articles set alert_worthy = 1 where id in (4, 50, 99)")
+    assert alert_index() == [4, 50, 99]
+    db.execute("update articles set alert_worthy = 0 where id = 50")
+    db.execute("update articles set title = 'Luxshare order' where id = 99")
+    db.execute("delete from articles where id = 4")
+    assert alert_index() == []  # 99's Foxconn was in the title
+    assert ids(queries.search(db, "Luxshare", matched=True)) == [99]
+    assert ids(queries.search(db, "Luxshare", matched=True, sort="date", window=0)) == [99]
+    assert (
+        queries.search(db, "Luxshare", matched=True, since=START + timedelta(hours=100)).rows == []
+    )

@@ -567,7 +567,9 @@ class Store(StoryStoreMixin):
         now: datetime,
         anchors: frozenset[str] = frozenset(),
     ) -> int:
-        """A new story told by this article; alert-worthy only once ``mark_alert_worthy``."""
+        """A new story told by this article; alert-worthy only once ``mark_alert_worthy``.
+        Written whole: a story of one article needs none of ``join_story``'s merging (most
+        articles start a story, so this is the common path of a poll)."""
         story_id = self._insert(
             "stories",
             {
@@ -576,20 +578,21 @@ class Store(StoryStoreMixin):
                 "first_published": iso(published),
                 "first_seen": iso(now),
                 "last_seen": iso(now),
-                "article_count": 0,
-                "entities": _json(match.entities),
-                "organisations": _json(match.organisations),
+                "article_count": 1,
+                "entities": _json(sorted(set(match.entities))),
+                "organisations": _json(sorted(set(match.organisations))),
                 "score": match.score,
                 "why": _json(match.why),
                 "event": _event_json(match),
                 "alerted": 0,
                 "alert_worthy": 0,
-                "anchors": "[]",
+                "anchors": _json(sorted(anchors)),
                 "article_id": article_id,
             },
         )
-        self.join_story(story_id, article_id, match, published, now, anchors)
+        self._update("articles", article_id, {"story_id": story_id})
         self.index_story_organisations(story_id)
+        self.refresh_outlets(story_id, now)
         return story_id
 
     def join_story(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -118,33 +120,34 @@ def search(
         filters.append(_MATCHED)
     if story_id is not None:
         filters.append("a.story_id = :story_id")
-    ids = _id_range(db, params)
-    if ids is None:
-        return SearchResults([], None)
-    params["low"], params["high"] = ids
-    # --matched searches the index of alert-worthy articles, which holds them all.
-    whole = _ALERTS if matched else _FULL
-    try:
-        ranked = None
-        if sort == "relevance" and window:
-            if matched:
-                segments, complete = [_Segment(_ALERTS, params["low"], params["high"])], True
-            else:
-                segments, complete = _small_indexes(db, params["low"], params["high"])
-            ranked = _rank_in(db, segments, complete, filters, params)
-        if ranked is not None:
-            rows, full = _page(db, ranked, params)
-        else:  # one index for every match: all ranked, a date sort, or an old window
-            rows = _rows(db, _on_one_index(whole, filters, sort), params)
-            full = bool(rows and rows[0]["window_full"])
-            snippets = _snippets(db, params["match"], [(whole, r["id"]) for r in rows])
-            for row in rows:
-                del row["window_full"]
-                row["snippet"] = snippets.get(row["id"])
-    except sqlite3.OperationalError as e:  # what our own check let through, FTS5 still refuses
-        if "fts5" not in str(e):
-            raise
-        raise QueryError(f"search query {query!r}", str(e)) from e
+    with _one_snapshot(db):  # several statements, one state of the archive
+        ids = _id_range(db, params)
+        if ids is None:
+            return SearchResults([], None)
+        params["low"], params["high"] = ids
+        # --matched searches the index of alert-worthy articles, which holds them all.
+        whole = _ALERTS if matched else _FULL
+        try:
+            ranked = None
+            if sort == "relevance" and window:
+                if matched:
+                    segments, complete = [_Segment(_ALERTS, params["low"], params["high"])], True
+                else:
+                    segments, complete = _small_indexes(db, params["low"], params["high"])
+                ranked = _rank_in(db, segments, complete, filters, params)
+            if ranked is not None:
+                rows, full = _page(db, ranked, params)
+            else:  # one index for every match: all ranked, a date sort, or an old window
+                rows = _rows(db, _on_one_index(whole, filters, sort), params)
+                full = bool(rows and rows[0]["window_full"])
+                snippets = _snippets(db, params["match"], [(whole, r["id"]) for r in rows])
+                for row in rows:
+                    del row["window_full"]
+                    row["snippet"] = snippets.get(row["id"])
+        except sqlite3.OperationalError as e:  # what our own check let through, FTS5 still refuses
+            if "fts5" not in str(e):
+                raise
+            raise QueryError(f"search query {query!r}", str(e)) from e
     for row in rows:
         _decode(row, "entities")
         row["alert_worthy"] = bool(row["alert_worthy"])
@@ -157,6 +160,21 @@ _MATCHED = "a.alert_worthy = 1"
 _FULL, _RECENT, _ALERTS = "article_search_fts", "article_recent_fts", "article_alert_fts"
 _HIT_COLUMNS = f"""a.id, a.title, a.url, a.published, {_FEED_NAME} as feed, a.story_id,
     a.entities, a.alert_worthy, a.score"""
+
+
+@contextmanager
+def _one_snapshot(db: Database) -> Iterator[None]:
+    """A read transaction around a search's statements. It reads the ring, then the indexes it
+    names; the daemon may write in between (a new block empties a slot), and each statement
+    would otherwise see a different archive."""
+    if db.conn.in_transaction:  # the caller's transaction is the snapshot already
+        yield
+        return
+    db.conn.execute("begin deferred")
+    try:
+        yield
+    finally:
+        db.conn.execute("commit")
 
 
 def _id_range(db: Database, params: dict[str, Any]) -> tuple[int, int] | None:

@@ -261,3 +261,33 @@ def test_the_alert_index_follows_the_alert_flag(db: sqlite_utils.Database) -> No
     assert (
         queries.search(db, "Luxshare", matched=True, since=START + timedelta(hours=100)).rows == []
     )
+
+
+def test_a_search_sees_one_state_of_the_archive(db: sqlite_utils.Database, tmp_path: Path) -> None:
+    """The daemon writes while a search runs: here the first article of block 11 arrives (in
+    another connection) as the search fetches the snippets of its hits in block 7, whose slot
+    block 11 takes and empties. The search answers from the archive as it was when it began."""
+    expected = set(matching(db, "Foxconn")[:25])  # reaches block 7 (ids 76..100)
+    path = db.execute("pragma database_list").fetchone()[2]
+    writer = sqlite_utils.Database(path)
+    schema.register_functions(writer)
+    arrived: list[str] = []
+
+    def daemon_writes(statement: str) -> None:
+        if f"snippet({block_index(7 % 4)}" in statement and not arrived:
+            arrived.append(statement)
+            add(writer, 110)
+            writer.conn.commit()
+
+    db.conn.set_trace_callback(daemon_writes)
+    try:
+        found = queries.search(db, "Foxconn", window=25, limit=25)
+    finally:
+        db.conn.set_trace_callback(None)
+        writer.close()
+    assert arrived, "the search took no snippet from block 7's index"
+    assert set(ids(found)) == expected
+    assert all(r["snippet"] and "[Foxconn]" in r["snippet"] for r in found.rows)
+    assert not db.conn.in_transaction
+    # The next search sees the new article, and ranks block 7 in the full index now.
+    assert 110 in ids(queries.search(db, "Foxconn", window=25, limit=25))

@@ -253,7 +253,12 @@ def _grouped(
         f"(?P<g{i}>{_alternatives(latin.get(name, ()), cjk.get(name, ()))})"
         for i, name in enumerate(names)
     ]
-    pattern = re.compile("|".join(parts), re.I)
+    # Where no alternative can start (inside a word, mostly), fail once instead of trying every
+    # group: the guard holds wherever any latin word or CJK cue could begin. Matching spent most
+    # of its time here, and it is the costliest step of a poll's parse work.
+    starts = "".join(sorted({c[0] for cues in cjk.values() for c in cues}))
+    guard = NOT_AFTER_LETTER + r"(?<!-)" + (f"|(?=[{re.escape(starts)}])" if starts else "")
+    pattern = re.compile(f"(?:{guard})(?:{'|'.join(parts)})", re.I)
     return Grouped(pattern, {f"g{i}": n for i, n in enumerate(names)}, stems)
 
 

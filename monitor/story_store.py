@@ -143,8 +143,8 @@ class StoryStoreMixin:
     def similar_articles(
         self, sketch: Sketch, since: datetime, until: datetime, *, exclude: int | None = None
     ) -> list[SimilarArticle]:
-        """Articles published between ``since`` and ``until`` sharing band keys with ``sketch``,
-        the likeliest near-duplicates first (see ``PER_BAND``)."""
+        """Articles published between ``since`` and ``until`` sharing band keys with ``sketch``:
+        the likeliest near-duplicates among them, at most ``MAX_SIMILAR`` (see ``PER_BAND``)."""
         if not sketch.bands:
             return []
         rows = self.db.execute(

@@ -12,7 +12,7 @@ so one scan tells which category matched.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from monitor.entities import NOT_AFTER_LETTER, NOT_BEFORE_LETTER
 
@@ -249,45 +249,73 @@ def _grouped(
 ) -> Grouped:
     """One expression, one named group per category (the group name is the category's index)."""
     names = list(dict.fromkeys([*latin, *cjk]))
-    parts = [
-        f"(?P<g{i}>{_alternatives(latin.get(name, ()), cjk.get(name, ()))})"
-        for i, name in enumerate(names)
-    ]
-    # Where no alternative can start (inside a word, mostly), fail once instead of trying every
-    # group: the guard holds wherever any latin word or CJK cue could begin. Matching spent most
-    # of its time here, and it is the costliest step of a poll's parse work.
-    starts = "".join(sorted({c[0] for cues in cjk.values() for c in cues}))
-    guard = NOT_AFTER_LETTER + r"(?<!-)" + (f"|(?=[{re.escape(starts)}])" if starts else "")
-    pattern = re.compile(f"(?:{guard})(?:{'|'.join(parts)})", re.I)
-    return Grouped(pattern, {f"g{i}": n for i, n in enumerate(names)}, stems)
+
+    def expression(fold: Callable[[str], str]) -> str:
+        parts = [
+            f"(?P<g{i}>{_alternatives(latin.get(name, ()), [fold(c) for c in cjk.get(name, ())])})"
+            for i, name in enumerate(names)
+        ]
+        # Where no alternative can start (inside a word, mostly), fail once instead of trying
+        # every group: the guard holds wherever any latin word or CJK cue could begin.
+        starts = "".join(sorted({fold(c)[0] for cues in cjk.values() for c in cues}))
+        guard = NOT_AFTER_LETTER + r"(?<!-)" + (f"|(?=[{re.escape(starts)}])" if starts else "")
+        return f"(?:{guard})(?:{'|'.join(parts)})"
+
+    return Grouped(
+        re.compile(expression(str), re.I),
+        re.compile(expression(str.lower)),
+        {f"g{i}": n for i, n in enumerate(names)},
+        stems,
+    )
 
 
 class Grouped:
-    """A compiled cue group: ``scan`` yields (start, end, category, text) for each cue."""
+    """A compiled cue group: ``scan`` yields (start, end, category, text) for each cue.
+
+    Scanning is the costliest step of a poll's parse work, so it runs on the lower-cased text
+    with ``lowered``, the same expression without re.IGNORECASE: the regular expression engine
+    skips a branch whose first literal character differs without entering it, but only for
+    case-sensitive literals, which makes the scan about three times faster. ``pattern`` (with
+    re.IGNORECASE) reads the rare text whose lower-case form differs in length ("İ").
+    """
 
     def __init__(
         self,
         pattern: re.Pattern[str],
+        lowered: re.Pattern[str],
         categories: Mapping[str, str],
         stems: Sequence[str] | None = None,
     ) -> None:
         self.pattern = pattern
+        self.lowered = lowered
         self.categories = categories
         self.stems = tuple(stems) if stems is not None else None
 
     def may_hold(self, text: str) -> bool:
         """False only when the text surely holds no cue of this group."""
-        if self.stems is None or _ANY_CJK.search(text):
+        return self._may_hold(text.lower())
+
+    def _may_hold(self, low: str) -> bool:
+        if self.stems is None or _ANY_CJK.search(low):
             return True
-        low = text.lower()
         return any(stem in low for stem in self.stems)
 
+    def _matches(self, text: str) -> Iterator[re.Match[str]]:
+        low = text.lower()
+        if not self._may_hold(low):
+            return iter(())
+        if len(low) == len(text):
+            return self.lowered.finditer(low)
+        return self.pattern.finditer(text)
+
+    def holds(self, text: str) -> bool:
+        """Whether the text holds at least one cue of this group."""
+        return next(self._matches(text), None) is not None
+
     def scan(self, text: str) -> list[tuple[int, int, str, str]]:
-        if not self.may_hold(text):
-            return []
         return [
-            (m.start(), m.end(), self.categories[m.lastgroup or ""], m.group(0))
-            for m in self.pattern.finditer(text)
+            (m.start(), m.end(), self.categories[m.lastgroup or ""], text[m.start() : m.end()])
+            for m in self._matches(text)
         ]
 
 

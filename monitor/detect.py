@@ -178,9 +178,7 @@ def read_article(title: str, body: str, watchlist: Watchlist) -> list[Sentence]:
 def _may_pair(text: str) -> bool:
     """False only when no sentence of the text can pair a partnership cue with a hardware cue:
     most articles, which are then not read sentence by sentence."""
-    has_partnership = _FOR_ANY.search(text) or (
-        PARTNERSHIP_CUES.may_hold(text) and PARTNERSHIP_CUES.pattern.search(text)
-    )
+    has_partnership = _FOR_ANY.search(text) or PARTNERSHIP_CUES.holds(text)
     return bool(has_partnership) and HARDWARE_CUES.may_hold(text)
 
 

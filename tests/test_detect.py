@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config import load_config_text
-from monitor.cues import HARDWARE_CUES, PARTNERSHIP_CUES
+from monitor.cues import CONTRARY_CUES, HARDWARE_CUES, PARTNERSHIP_CUES, STAGE_CUES
 from monitor.detect import detect, split_sentences
 from monitor.entities import Watchlist
 from monitor.match import DEFAULT_THRESHOLD, match_article
@@ -159,6 +159,19 @@ def test_cue_prefilter_never_hides_a_cue() -> None:
     for group in (PARTNERSHIP_CUES, HARDWARE_CUES):
         hidden = [t for t in _sentences() if group.pattern.search(t) and not group.may_hold(t)]
         assert hidden == []
+
+
+def test_lower_case_scan_finds_what_the_case_blind_expression_finds() -> None:
+    """Cues are scanned on lower-cased text with a case-sensitive expression (faster): it must
+    find the same cues, as written, as the re.IGNORECASE expression does on the text itself."""
+    shouted = [t.upper() for t in _sentences()[:200]]
+    for group in (PARTNERSHIP_CUES, HARDWARE_CUES, STAGE_CUES, CONTRARY_CUES):
+        for text in [*_sentences(), *shouted, "İSTANBUL plant signs DEAL for AI chips"]:
+            found = [
+                (m.start(), m.end(), group.categories[m.lastgroup or ""], m.group(0))
+                for m in group.pattern.finditer(text)
+            ]
+            assert group.scan(text) == found, text
 
 
 def test_evaluation_set_keeps_its_f1_floor() -> None:

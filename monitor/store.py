@@ -396,6 +396,21 @@ class Store(StoryStoreMixin):
         published: datetime | None = None,
     ) -> None:
         """One more feed carried the article, under its own link (``url``, as that feed gave it)."""
+        self._insert_sighting(feed_id, guid, article_id, now, url, published)
+        story_id = self.db.execute(
+            "select story_id from articles where id = ?", [article_id]
+        ).fetchone()[0]
+        self.refresh_outlets(story_id, now)
+
+    def _insert_sighting(
+        self,
+        feed_id: int,
+        guid: str,
+        article_id: int,
+        now: datetime,
+        url: str | None,
+        published: datetime | None,
+    ) -> None:
         self._insert(
             "sightings",
             {
@@ -408,10 +423,6 @@ class Store(StoryStoreMixin):
             },
             ignore=True,
         )
-        story_id = self.db.execute(
-            "select story_id from articles where id = ?", [article_id]
-        ).fetchone()[0]
-        self.refresh_outlets(story_id, now)
 
     def prefer_earlier_copy(self, article_id: int, feed_id: int, copy: Article) -> None:
         """A copy of a stored article published earlier than it is the original: the article,
@@ -476,10 +487,11 @@ class Store(StoryStoreMixin):
                 **_match_columns(match),
             },
         )
+        # A new article has no sketch to replace, and no story yet whose outlets would change.
         if sketch is not None:
-            self.store_sketch(article_id, article.published or now, sketch)
-        self.add_sighting(
-            feed_id, article.guid, article_id, now, url=article.url, published=article.published
+            self.index_sketch(article_id, article.published or now, sketch)
+        self._insert_sighting(
+            feed_id, article.guid, article_id, now, article.url, article.published
         )
         return article_id
 
@@ -591,7 +603,7 @@ class Store(StoryStoreMixin):
             },
         )
         self._update("articles", article_id, {"story_id": story_id})
-        self.index_story_organisations(story_id)
+        self.add_story_organisations(story_id, match.organisations, iso(published))
         self.refresh_outlets(story_id, now)
         return story_id
 

@@ -130,6 +130,10 @@ class StoryStoreMixin:
                 "delete from article_bands where band = ? and article_id = ?",
                 [(key, article_id) for key in band_keys(unpack(old[0]))],
             )
+        self.index_sketch(article_id, published, sketch)
+
+    def index_sketch(self, article_id: int, published: datetime, sketch: Sketch) -> None:
+        """Index the sketch of an article that has none yet."""
         self.db.execute(
             "insert or replace into article_sketches (article_id, published, minhash, anchors) "
             "values (?, ?, ?, ?)",
@@ -209,10 +213,16 @@ class StoryStoreMixin:
         organisations, first = self.db.execute(
             "select organisations, first_published from stories where id = ?", [story_id]
         ).fetchone()
+        self.add_story_organisations(story_id, json.loads(organisations or "[]"), first)
+
+    def add_story_organisations(
+        self, story_id: int, organisations: Iterable[str], first_published: str | None
+    ) -> None:
+        """Index the story under each organisation, as the story row says them."""
         self._executemany(
             "insert or ignore into story_organisations (organisation, first_published, story_id) "
             "values (?, ?, ?)",
-            [(name, first or "", story_id) for name in json.loads(organisations or "[]")],
+            [(name, first_published or "", story_id) for name in sorted(set(organisations))],
         )
 
     # --- alerting and outlets

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 
+# Cached: a poll writes the same few times (its "now", the entries' dates) a dozen times per
+# article, and formatting them was a measurable share of the store thread's work.
+@lru_cache(maxsize=4096)
 def iso(when: datetime | None) -> str | None:
     if when is None:
         return None

@@ -36,7 +36,6 @@ import multiprocessing
 import os
 import random
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -184,13 +183,18 @@ def serve(entries: int, share: float, ready: Any, port: Any, round_: Any) -> Non
 
 
 class PeakRss:
-    """Peak resident memory of this process and its descendants, sampled every 20 ms."""
+    """Peak resident memory of this process and its descendants (the server excepted): each
+    process's high-water mark (VmHWM), reset when the measurement starts.
+
+    Read once at the end rather than sampled: a sampling thread walking /proc every few
+    milliseconds took the GIL from the very process being timed, whose poll is bound by it,
+    and could miss a short peak anyway. The sum of the processes' peaks bounds their peak
+    together from above.
+    """
 
     def __init__(self, exclude: int) -> None:
         self.exclude = exclude  # the server process
         self.peak = 0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _tree(self, pid: int) -> Iterator[int]:
         yield pid
@@ -203,28 +207,23 @@ class PeakRss:
         except OSError:
             return
 
-    def _rss(self) -> int:
-        total = 0
+    def __enter__(self) -> PeakRss:
         for pid in self._tree(os.getpid()):
             try:
-                with open(f"/proc/{pid}/statm") as f:
-                    total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+                with open(f"/proc/{pid}/clear_refs", "w") as f:
+                    f.write("5")  # reset the high-water mark to the current RSS
             except OSError:
                 continue
-        return total
-
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            self.peak = max(self.peak, self._rss())
-            time.sleep(0.02)
-
-    def __enter__(self) -> PeakRss:
-        self.thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join()
+        for pid in self._tree(os.getpid()):
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    fields = dict(line.split(":", 1) for line in f if ":" in line)
+            except OSError:
+                continue
+            self.peak += int(fields.get("VmHWM", "0 kB").split()[0]) * 1024
 
 
 def measure(label: str, entries: int, run: Callable[[], Any], exclude: int) -> dict[str, Any]:

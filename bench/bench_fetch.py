@@ -17,9 +17,10 @@ the same run, on the same server:
 - the peer: the ``reader`` library (PyPI, ``pip install -e '.[bench]'``), cold and warm, with as
   many worker threads as monitor's concurrency.
 
-Each figure is wall time, entries per second and peak RSS (the process and its children: the
-server is not counted). All feeds live on one host here, so ``fetch.per_host`` is set to the
-concurrency: with the default of 2 the benchmark would measure politeness, not speed.
+Each figure is wall time, entries per second, CPU seconds and peak RSS (the process and its
+descendants: the server is not counted). All feeds live on one host here, so ``fetch.per_host``
+is set to the concurrency: with the default of 2 the benchmark would measure politeness, not
+speed.
 Not a test; run it by hand:
 
     .venv/bin/python bench/bench_fetch.py [--feeds 1000] [--entries 30] [--share 0.1]
@@ -182,19 +183,23 @@ def serve(entries: int, share: float, ready: Any, port: Any, round_: Any) -> Non
 # --- measuring
 
 
-class PeakRss:
-    """Peak resident memory of this process and its descendants (the server excepted): each
-    process's high-water mark (VmHWM), reset when the measurement starts.
+class Usage:
+    """What a measurement cost this process and its descendants (the server excepted): CPU
+    seconds (all threads, all processes) and peak resident memory, each process's high-water
+    mark (VmHWM), reset when the measurement starts.
 
-    Read once at the end rather than sampled: a sampling thread walking /proc every few
-    milliseconds took the GIL from the very process being timed, whose poll is bound by it,
-    and could miss a short peak anyway. The sum of the processes' peaks bounds their peak
-    together from above.
+    Read from /proc at the start and the end rather than sampled: a sampling thread walking
+    /proc every few milliseconds took the GIL from the very process being timed, whose poll is
+    bound by it, and could miss a short peak anyway. The sum of the processes' peaks bounds
+    their peak together from above. CPU seconds over wall seconds says how many of the cores
+    a contender kept busy.
     """
 
     def __init__(self, exclude: int) -> None:
         self.exclude = exclude  # the server process
         self.peak = 0
+        self.cpu = 0.0
+        self._started: dict[int, float] = {}
 
     def _tree(self, pid: int) -> Iterator[int]:
         yield pid
@@ -207,9 +212,17 @@ class PeakRss:
         except OSError:
             return
 
-    def __enter__(self) -> PeakRss:
+    @staticmethod
+    def _cpu(pid: int) -> float:
+        """User and system CPU seconds of a process, all its threads."""
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def __enter__(self) -> Usage:
         for pid in self._tree(os.getpid()):
             try:
+                self._started[pid] = self._cpu(pid)
                 with open(f"/proc/{pid}/clear_refs", "w") as f:
                     f.write("5")  # reset the high-water mark to the current RSS
             except OSError:
@@ -219,6 +232,7 @@ class PeakRss:
     def __exit__(self, *exc: object) -> None:
         for pid in self._tree(os.getpid()):
             try:
+                self.cpu += self._cpu(pid) - self._started.get(pid, 0.0)
                 with open(f"/proc/{pid}/status") as f:
                     fields = dict(line.split(":", 1) for line in f if ":" in line)
             except OSError:
@@ -227,11 +241,18 @@ class PeakRss:
 
 
 def measure(label: str, entries: int, run: Callable[[], Any], exclude: int) -> dict[str, Any]:
-    with PeakRss(exclude) as rss:
+    with Usage(exclude) as usage:
         started = time.perf_counter()
         outcome = run()
         seconds = time.perf_counter() - started
-    return {"label": label, "s": seconds, "entries": entries, "rss": rss.peak, "outcome": outcome}
+    return {
+        "label": label,
+        "s": seconds,
+        "entries": entries,
+        "rss": usage.peak,
+        "cpu": usage.cpu,
+        "outcome": outcome,
+    }
 
 
 # --- the contenders
@@ -292,10 +313,10 @@ def run_reader(db: Path, urls: list[str]) -> Callable[[], int]:
 
 
 def report(rows: list[dict[str, Any]]) -> None:
-    print(f"{'':44} {'wall s':>8} {'entries/s':>10} {'peak RSS MB':>12}")
+    print(f"{'':44} {'wall s':>8} {'entries/s':>10} {'CPU s':>7} {'peak RSS MB':>12}")
     for r in rows:
         rate = r["entries"] / r["s"] if r["s"] else 0
-        print(f"{r['label']:44} {r['s']:8.2f} {rate:10.0f} {r['rss'] / 1e6:12.0f}")
+        print(f"{r['label']:44} {r['s']:8.2f} {rate:10.0f} {r['cpu']:7.2f} {r['rss'] / 1e6:12.0f}")
 
 
 def main() -> None:
@@ -381,6 +402,14 @@ def main() -> None:
         print(f"reader cold / monitor cold: {reader_cold['s'] / cold['s']:.2f}  (target >= 3)")
         print(f"reader cold / parse floor:  {reader_cold['s'] / parse_floor['s']:.2f}")
         print(f"reader warm / fetch floor:  {reader_warm['s'] / fetch_floor['s']:.2f}")
+    # Where the cold cycle's time goes: CPU per entry, every process of the contender counted.
+    per_entry = [("monitor", cold), ("parse floor", parse_floor)]
+    if not args.no_reader:
+        per_entry.insert(1, ("reader", reader_cold))
+    print(
+        "cold CPU per entry (ms): "
+        + ", ".join(f"{name} {row['cpu'] / row['entries'] * 1000:.2f}" for name, row in per_entry)
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tabulate import tabulate
+from wcwidth import wcwidth
 
 FORMATS = ("table", "json", "ndjson", "csv")
 _CELL_WIDTH = 60
@@ -22,8 +23,21 @@ def _cell(value: Any, truncate: bool) -> str:
     if isinstance(value, list):
         value = ", ".join(str(v) for v in value)
     text = " ".join(str(value).split())
-    if truncate and len(text) > _CELL_WIDTH:
-        text = text[: _CELL_WIDTH - 1] + "…"
+    return _clip(text, _CELL_WIDTH) if truncate else text
+
+
+def _clip(text: str, columns: int) -> str:
+    """The text cut to fit ``columns`` terminal columns, with an ellipsis when cut. Chinese,
+    Japanese and Korean characters take two columns each (wcwidth, which tabulate also uses to
+    align them), so a title of 60 of them is cut at 29, not left twice as wide as the others."""
+    widths = [max(wcwidth(c), 0) for c in text]
+    if sum(widths) <= columns:
+        return text
+    used = 0
+    for i, width in enumerate(widths):
+        if used + width > columns - 1:
+            return text[:i] + "…"
+        used += width
     return text
 
 

@@ -78,11 +78,23 @@ def format_record(record: dict[str, Any], fmt: str) -> str:
         if isinstance(value, list) and value and isinstance(value[0], dict):
             lines.append(f"{key}:")
             for item in value:
-                cells = [_cell(v, truncate=False) for v in item.values()]
-                lines.append("  - " + " | ".join(c for c in cells if c))
+                lines.extend(_item_lines(item))
         elif isinstance(value, list) and key == "why":
             lines.append(f"{key}:")
             lines.extend(f"  - {reason}" for reason in value)
         else:
             lines.append(f"{key + ':':<{width + 1}} {_cell(value, truncate=False)}")
     return "\n".join(lines)
+
+
+def _item_lines(item: dict[str, Any]) -> list[str]:
+    """One record of a list (an outlet's copy, a delivery) as an indented block of ``key:
+    value`` lines, empty values left out: a row of a dozen unlabelled cells joined by bars
+    could not be read."""
+    shown = {k: _cell(v, truncate=False) for k, v in item.items()}
+    shown = {k: v for k, v in shown.items() if v}
+    width = max((len(k) for k in shown), default=0)
+    return [
+        f"  {'-' if i == 0 else ' '} {key + ':':<{width + 1}} {text}"
+        for i, (key, text) in enumerate(shown.items())
+    ]

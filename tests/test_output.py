@@ -6,7 +6,7 @@ import re
 
 from wcwidth import wcswidth
 
-from monitor.output import format_rows
+from monitor.output import format_record, format_rows
 
 
 def test_columns_line_up_beside_double_width_text() -> None:
@@ -30,3 +30,17 @@ def test_long_cells_are_cut_to_the_same_width_in_any_script() -> None:
 
 def test_json_keeps_the_whole_text() -> None:
     assert "立讯精密" * 30 in format_rows([{"title": "立讯精密" * 30}], "json")
+
+
+def test_a_record_lists_its_items_as_labelled_blocks() -> None:
+    record = {
+        "id": 1,
+        "outlets": [
+            {"feed": "TechWire", "url": "https://a.example/1", "revisions": 1, "error": None},
+            {"feed": "中国电子观察", "url": "https://b.example/1", "revisions": 2, "error": None},
+        ],
+    }
+    text = format_record(record, "text")
+    assert "  - feed:      TechWire\n    url:       https://a.example/1\n" in text
+    assert "  - feed:      中国电子观察\n" in text
+    assert "error" not in text  # empty values are left out

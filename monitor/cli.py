@@ -599,7 +599,8 @@ def deliveries_retry(state: State, digest_id: str | None) -> None:
 @cli.command("check-config")
 @click.pass_obj
 def check_config(state: State) -> None:
-    """Validate the configuration and explain what it will do. Exit status 2 when invalid.
+    """Validate the configuration and explain what it will do. Exit status 2 when invalid,
+    with a line naming the key of each mistake.
 
     Example: monitor --config config/monitor.toml check-config
     """

@@ -2,15 +2,16 @@
 
 ``KEYS`` is the single place where every key, its type, default and help live; loading, the
 ``check-config`` explanation, the README's reference (checked by a test) all read it.
-Errors name the key by its dotted path (``channels[1].url``) and raise ConfigError, which the CLI
-turns into exit status 2.
+Errors name the key by its dotted path (``channels[1].url``); validation goes on past a mistake
+and raises one ConfigError naming them all, which the CLI turns into exit status 2.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -671,23 +672,51 @@ class Config:
         return ((default,) if self.detect.default_rule else ()) + self.rules
 
 
+class _Problems:
+    """The mistakes found so far: validation goes on past one, so that a file with three of
+    them takes one run of ``check-config`` to fix, not three."""
+
+    def __init__(self) -> None:
+        self.found: list[ConfigError] = []
+
+    @contextmanager
+    def check(self) -> Iterator[None]:
+        """Run a check whose mistake does not stop the others."""
+        try:
+            yield
+        except ConfigError as e:
+            self.found.append(e)
+
+    def add(self, key: str, message: str) -> None:
+        self.found.append(ConfigError(key, message))
+
+    def raise_any(self) -> None:
+        if self.found:
+            raise ConfigError.of(self.found)
+
+
 def _validate_table(path: str, section: Section, table: Any) -> dict[str, Any]:
     """Check one table against its section: unknown keys, required keys, types, defaults."""
     if not isinstance(table, dict):
         raise ConfigError(path, f"expected a table, got {type(table).__name__}")
+    problems = _Problems()
     known = {k.name: k for k in section.keys}
     for name in table:
         if name not in known:
-            raise ConfigError(f"{path}.{name}", f"unknown key (known keys: {', '.join(known)})")
+            problems.add(f"{path}.{name}", f"unknown key (known keys: {', '.join(known)})")
     clean: dict[str, Any] = {}
     for key in section.keys:
         key_path = f"{path}.{key.name}"
-        if key.name not in table:
-            if key.required:
-                raise ConfigError(key_path, "is required")
-            clean[key.name] = None if key.default is None else _check(key, key_path, key.default)
-        else:
-            clean[key.name] = _check(key, key_path, table[key.name])
+        with problems.check():
+            if key.name not in table:
+                if key.required:
+                    raise ConfigError(key_path, "is required")
+                clean[key.name] = (
+                    None if key.default is None else _check(key, key_path, key.default)
+                )
+            else:
+                clean[key.name] = _check(key, key_path, table[key.name])
+    problems.raise_any()
     return clean
 
 
@@ -750,60 +779,74 @@ def parse_config(data: Mapping[str, Any], source: str | None = None) -> Config:
     try:
         return _parse(data)
     except ConfigError as e:
-        raise ConfigError(e.key, e.message, source) from None
+        raise ConfigError.of([e], source) from None
 
 
 def _parse(data: Mapping[str, Any]) -> Config:
+    """Check every section and table, keep going past mistakes, and raise them all at once
+    (a check that needs a table that failed is skipped, not reported a second time)."""
+    problems = _Problems()
     sections = {s.name: s for s in KEYS}
     for name in data:
         if name not in sections:
-            raise ConfigError(name, f"unknown section (known: {', '.join(sections)})")
+            problems.add(name, f"unknown section (known: {', '.join(sections)})")
     tables: dict[str, dict[str, Any]] = {}
     for section in KEYS:
         if section.many:
             continue
-        if section.name not in data and any(k.required for k in section.keys):
-            raise ConfigError(section.name, "is required")
-        tables[section.name] = _validate_table(section.name, section, data.get(section.name, {}))
+        with problems.check():
+            if section.name not in data and any(k.required for k in section.keys):
+                raise ConfigError(section.name, "is required")
+            tables[section.name] = _validate_table(
+                section.name, section, data.get(section.name, {})
+            )
 
-    fetch = FetchConfig(**tables["fetch"])
+    fetch = FetchConfig(**tables["fetch"]) if "fetch" in tables else FetchConfig()
     if fetch.auto_min_interval > fetch.auto_max_interval:
-        raise ConfigError(
-            "fetch.auto_min_interval", "must not be longer than fetch.auto_max_interval"
-        )
+        problems.add("fetch.auto_min_interval", "must not be longer than fetch.auto_max_interval")
 
-    raw_feeds = data.get("feeds", [])
-    if not isinstance(raw_feeds, list):
-        raise ConfigError("feeds", "expected [[feeds]] tables")
     feeds: list[FeedConfig] = []
     seen_urls: dict[str, int] = {}
-    for i, raw in enumerate(raw_feeds):
-        clean = _validate_table(f"feeds[{i}]", _section("feeds"), raw)
-        if clean["url"] in seen_urls:
-            raise ConfigError(f"feeds[{i}].url", f"duplicates feeds[{seen_urls[clean['url']]}].url")
-        seen_urls[clean["url"]] = i
-        feeds.append(
-            FeedConfig(
-                url=clean["url"],
-                name=clean["name"],
-                interval=fetch.interval if clean["interval"] in (None, AUTO) else clean["interval"],
-                enabled=clean["enabled"],
-                auto_interval=clean["interval"] == AUTO,
+    for i, raw in enumerate(_many(data, "feeds", problems)):
+        with problems.check():
+            clean = _validate_table(f"feeds[{i}]", _section("feeds"), raw)
+            if clean["url"] in seen_urls:
+                raise ConfigError(
+                    f"feeds[{i}].url", f"duplicates feeds[{seen_urls[clean['url']]}].url"
+                )
+            seen_urls[clean["url"]] = i
+            feeds.append(
+                FeedConfig(
+                    url=clean["url"],
+                    name=clean["name"],
+                    interval=(
+                        fetch.interval if clean["interval"] in (None, AUTO) else clean["interval"]
+                    ),
+                    enabled=clean["enabled"],
+                    auto_interval=clean["interval"] == AUTO,
+                )
             )
-        )
 
-    raw_channels = data.get("channels", [])
-    if not isinstance(raw_channels, list):
-        raise ConfigError("channels", "expected [[channels]] tables")
     channels: list[ChannelConfig] = []
-    for i, raw in enumerate(raw_channels):
-        clean = _validate_table(f"channels[{i}]", _section("channels"), raw)
-        if any(c.name == clean["name"] for c in channels):
-            raise ConfigError(f"channels[{i}].name", f"duplicate channel name {clean['name']!r}")
-        channels.append(_channel(f"channels[{i}]", raw, clean))
+    # Names of channels written down, valid or not, so a rule naming a channel that has a
+    # mistake of its own is not reported too.
+    channel_names: list[str] = []
+    for i, raw in enumerate(_many(data, "channels", problems)):
+        if isinstance(raw, dict) and isinstance(raw.get("name"), str):
+            channel_names.append(raw["name"])
+        with problems.check():
+            clean = _validate_table(f"channels[{i}]", _section("channels"), raw)
+            if any(c.name == clean["name"] for c in channels):
+                raise ConfigError(
+                    f"channels[{i}].name", f"duplicate channel name {clean['name']!r}"
+                )
+            channels.append(_channel(f"channels[{i}]", raw, clean))
 
-    watched: dict[str, WatchedEntity] = tables["watch"]["entities"]
-    detect = DetectConfig(**tables["detect"])
+    watched: Mapping[str, WatchedEntity] | None = tables.get("watch", {}).get("entities")
+    detect = DetectConfig(**tables["detect"]) if "detect" in tables else DetectConfig()
+    rules = _rules(data, detect, channel_names, watched, problems)
+    problems.raise_any()
+    assert watched is not None  # [watch] is required: its absence was raised above
     return Config(
         storage_path=tables["storage"]["path"] or default_db_path(),
         fetch=fetch,
@@ -812,7 +855,7 @@ def _parse(data: Mapping[str, Any]) -> Config:
         story_window=tables["stories"]["window"],
         channels=tuple(channels),
         detect=detect,
-        rules=_rules(data.get("rules", []), detect, channels, watched),
+        rules=rules,
         entity_excludes={name: e.exclude for name, e in watched.items() if e.exclude},
         case_sensitive=frozenset(name for name, e in watched.items() if e.case_sensitive),
         atom_path=tables["export"]["atom"],
@@ -821,45 +864,56 @@ def _parse(data: Mapping[str, Any]) -> Config:
     )
 
 
+def _many(data: Mapping[str, Any], name: str, problems: _Problems) -> list[Any]:
+    """The [[name]] tables of the document (none when it is not a list of tables)."""
+    tables = data.get(name, [])
+    if not isinstance(tables, list):
+        problems.add(name, f"expected [[{name}]] tables")
+        return []
+    return tables
+
+
 def _rules(
-    raw_rules: Any,
+    data: Mapping[str, Any],
     detect: DetectConfig,
-    channels: list[ChannelConfig],
-    watched: Mapping[str, WatchedEntity],
+    channel_names: list[str],
+    watched: Mapping[str, WatchedEntity] | None,
+    problems: _Problems,
 ) -> tuple[Rule, ...]:
+    """The [[rules]]; ``watched`` is None when [watch] has a mistake (entities not checked)."""
     from monitor.gazetteer import ORGANISATIONS
 
-    if not isinstance(raw_rules, list):
-        raise ConfigError("rules", "expected [[rules]] tables")
-    channel_names = [c.name for c in channels]
     rules: list[Rule] = []
-    for i, raw in enumerate(raw_rules):
+    for i, raw in enumerate(_many(data, "rules", problems)):
         path = f"rules[{i}]"
-        clean = _validate_table(path, _section("rules"), raw)
-        if clean["name"] == "default" or any(r.name == clean["name"] for r in rules):
-            raise ConfigError(f"{path}.name", f"duplicate rule name {clean['name']!r}")
-        for j, name in enumerate(clean["channels"] or ()):
-            if name not in channel_names:
-                raise ConfigError(f"{path}.channels[{j}]", f"no channel named {name!r}")
-        for j, name in enumerate(clean["entities"] or ()):
-            if name not in watched and name not in ORGANISATIONS:
-                raise ConfigError(
-                    f"{path}.entities[{j}]",
-                    f"{name!r} is neither a watched entity nor a gazetteer organisation",
+        with problems.check():
+            clean = _validate_table(path, _section("rules"), raw)
+            if clean["name"] == "default" or any(r.name == clean["name"] for r in rules):
+                raise ConfigError(f"{path}.name", f"duplicate rule name {clean['name']!r}")
+            for j, name in enumerate(clean["channels"] or ()):
+                if name not in channel_names:
+                    raise ConfigError(f"{path}.channels[{j}]", f"no channel named {name!r}")
+            for j, name in enumerate(clean["entities"] or ()):
+                if watched is not None and name not in watched and name not in ORGANISATIONS:
+                    raise ConfigError(
+                        f"{path}.entities[{j}]",
+                        f"{name!r} is neither a watched entity nor a gazetteer organisation",
+                    )
+            if clean["detector"] == "none" and "min_score" in raw:
+                raise ConfigError(f"{path}.min_score", "only applies to a rule with a detector")
+            rules.append(
+                Rule(
+                    name=clean["name"],
+                    query=clean["query"],
+                    channels=tuple(clean["channels"] or channel_names),
+                    entities=clean["entities"],
+                    detector=clean["detector"],
+                    min_score=(
+                        detect.threshold if clean["min_score"] is None else clean["min_score"]
+                    ),
+                    query_text=raw.get("query", ""),
                 )
-        if clean["detector"] == "none" and "min_score" in raw:
-            raise ConfigError(f"{path}.min_score", "only applies to a rule with a detector")
-        rules.append(
-            Rule(
-                name=clean["name"],
-                query=clean["query"],
-                channels=tuple(clean["channels"] or channel_names),
-                entities=clean["entities"],
-                detector=clean["detector"],
-                min_score=detect.threshold if clean["min_score"] is None else clean["min_score"],
-                query_text=raw.get("query", ""),
             )
-        )
     return tuple(rules)
 
 

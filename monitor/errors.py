@@ -17,20 +17,42 @@ down is an expected outcome of a poll, not an error of the program.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class MonitorError(Exception):
     """Base class for every error monitor raises on purpose."""
 
 
 class ConfigError(MonitorError):
-    """A configuration problem. ``key`` is the dotted path of the bad key (``feeds[2].url``)."""
+    """A configuration problem. ``key`` is the dotted path of the bad key (``feeds[2].url``).
 
-    def __init__(self, key: str, message: str, source: str | None = None) -> None:
+    One error can carry every problem a file has (``problems``, in the order of the file's
+    sections; ``key`` and ``message`` are the first), so that one run of ``check-config`` names
+    them all, one line each.
+    """
+
+    def __init__(
+        self,
+        key: str,
+        message: str,
+        source: str | None = None,
+        problems: Sequence[tuple[str, str]] = (),
+    ) -> None:
         self.key = key
         self.message = message
         self.source = source
+        self.problems = tuple(problems) or ((key, message),)
         where = f"{source}: " if source else ""
-        super().__init__(f"{where}{key}: {message}" if key else f"{where}{message}")
+        super().__init__(
+            "\n".join(f"{where}{k}: {m}" if k else f"{where}{m}" for k, m in self.problems)
+        )
+
+    @classmethod
+    def of(cls, errors: Sequence[ConfigError], source: str | None = None) -> ConfigError:
+        """One error carrying every problem of ``errors``."""
+        problems = [problem for error in errors for problem in error.problems]
+        return cls(*problems[0], source, problems)
 
 
 class StorageError(MonitorError):

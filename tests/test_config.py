@@ -423,6 +423,45 @@ def test_check_config_names_the_bad_key(tmp_path: Path) -> None:
     )
 
 
+def test_every_mistake_is_named_in_one_run(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(
+        '[fetch]\ntimeout = "0s"\nconcurency = 4\n'
+        + _feed('intervall = "1h"')
+        + '[[feeds]]\nurl = "ftp://wire.example/feed"\n'
+        + '[[channels]]\nname = "ops"\ntype = "webhook"\n'
+        + '[[rules]]\nname = "r"\nchannels = ["ops", "nowhere"]\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["--config", str(path), "check-config"])
+    assert result.exit_code == 2
+    # In the file's order, one line each; the first line as when it is the only mistake.
+    keys = [line.split(f"{path}: ", 1)[1].split(": ")[0] for line in result.output.splitlines()]
+    assert keys == [
+        "fetch.concurency",
+        "fetch.timeout",
+        "watch",
+        "feeds[0].intervall",
+        "feeds[1].url",
+        "channels[0].url",
+        "rules[0].channels[1]",
+    ], result.output
+    assert result.output.startswith(f"Error: {path}: fetch.concurency: unknown key")
+    assert f"\n{path}: rules[0].channels[1]: no channel named 'nowhere'\n" in result.output
+
+
+def test_a_table_with_a_mistake_is_not_blamed_again_by_what_refers_to_it() -> None:
+    error = _error(
+        MINIMAL
+        + '[[channels]]\nname = "ops"\ntype = "webhook"\n'
+        + '[[rules]]\nname = "r"\nchannels = ["ops"]\nentities = ["OpenAI"]\n'
+    )
+    # The rule names a channel that exists, if wrongly written: only the channel is blamed.
+    assert error.problems == (("channels[0].url", "is required for a webhook channel"),)
+    error = _error(_feed() + "[watch]\n" + '[[rules]]\nname = "r"\nentities = ["OpenAI"]\n')
+    assert [key for key, _ in error.problems] == ["watch.entities"]
+
+
 def test_check_config_reads_monitor_config_variable(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(_channel('name = "t"\ntype = "webhook"\n'), encoding="utf-8")

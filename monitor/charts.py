@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from html import escape
 
 PALETTE = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#db2777", "#0891b2", "#65a30d")
@@ -33,6 +33,12 @@ def _nice_max(value: float) -> int:
         if value <= step * magnitude:
             return int(step * magnitude)
     return int(10 * magnitude)
+
+
+def _axis_label(when: date, span: timedelta) -> str:
+    """A time axis label: the day within a year or so, the month and year beyond, where
+    "Dec 05" could be any of several Decembers."""
+    return f"{when:%b %d}" if span <= timedelta(days=300) else f"{when:%b %Y}"
 
 
 def line_chart(chart_id: str, days: Sequence[date], series: Mapping[str, Sequence[int]]) -> str:
@@ -61,7 +67,7 @@ def line_chart(chart_id: str, days: Sequence[date], series: Mapping[str, Sequenc
         if i % every == 0 or i == len(days) - 1:
             body.append(
                 f'<text x="{x(i):.1f}" y="{height - 10}" text-anchor="middle" {_FONT} '
-                f'fill="#6b7280">{day:%b %d}</text>'
+                f'fill="#6b7280">{_axis_label(day, days[-1] - days[0])}</text>'
             )
     for n, (name, values) in enumerate(series.items()):
         colour = PALETTE[n % len(PALETTE)]
@@ -117,7 +123,7 @@ def timeline(
         when = start + (end - start) * t / ticks
         body.append(
             f'<text x="{x(when):.1f}" y="{height - 6}" text-anchor="middle" {_FONT} '
-            f'fill="#6b7280">{when:%b %d}</text>'
+            f'fill="#6b7280">{_axis_label(when, end - start)}</text>'
         )
     for cx, lane, radius, when, outlets, title in placed:
         cy = axis_y - 20 - lane * lane_h

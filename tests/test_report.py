@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import subprocess
+from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import monitor
 
+from monitor.charts import line_chart, timeline
 from monitor.cli import cli
 
 PERIOD = ("--since", "2025-09-01", "--until", "2026-04-01")
@@ -210,3 +212,13 @@ def test_headless_chromium_renders_the_charts(report: Path, tmp_path: Path) -> N
     )
     assert taken.returncode == 0, taken.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+def test_axis_labels_carry_the_year_when_the_period_spans_years() -> None:
+    days = [date(2016, 12, 5) + timedelta(days=i) for i in range(0, 3650, 10)]
+    chart = line_chart("m", days, {"OpenAI": [0] * len(days)})
+    assert ">Dec 2016<" in chart and ">Dec 05<" not in chart
+    start, end = datetime(2016, 12, 5, tzinfo=UTC), datetime(2026, 12, 3, tzinfo=UTC)
+    assert ">Dec 2026<" in timeline("t", start, end, [])
+    month = [date(2026, 11, 1) + timedelta(days=i) for i in range(30)]
+    assert ">Nov 01<" in line_chart("m", month, {"OpenAI": [0] * 30})

@@ -504,7 +504,8 @@ def feed_health(row: dict[str, Any], now: datetime) -> str:
     if row["consecutive_failures"]:
         since = from_iso(row["last_success"] or row["created"])
         span = f" for {_span(now - since)}" if since else ""
-        return f"failing{span} ({row['consecutive_failures']} attempts)"
+        failures = row["consecutive_failures"]
+        return f"failing{span} ({failures} attempt{'s' if failures != 1 else ''})"
     if row["moved_to"]:
         return f"ok, moved to {row['moved_to']}"
     return "ok" if row["last_success"] else "not polled yet"

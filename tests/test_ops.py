@@ -554,3 +554,19 @@ def test_a_channel_can_opt_in_to_a_source_health_section(
     assert f"Source health:\n - {line}" in text
     assert "Source health" in ops.with_suffix(".html").read_text(encoding="utf-8")
     assert "Source health" not in news.with_suffix(".txt").read_text(encoding="utf-8")
+
+
+def test_feed_health_says_how_long_and_how_often_a_feed_has_failed() -> None:
+    from monitor.queries import feed_health
+
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    row = {
+        "disabled": 0,
+        "disabled_reason": None,
+        "consecutive_failures": 1,
+        "last_success": "2026-03-02T09:30:00Z",
+        "created": "2026-02-01T00:00:00Z",
+        "moved_to": None,
+    }
+    assert feed_health(row, now) == "failing for 2h 30m (1 attempt)"
+    assert feed_health({**row, "consecutive_failures": 7}, now) == "failing for 2h 30m (7 attempts)"

@@ -3,30 +3,34 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from monitor.config import ChannelConfig, FeedConfig
+from monitor.config import ChannelConfig, FeedConfig, load_config_text
 from monitor.delivery import digest_id
 from monitor.digest import payload
-from monitor.normalise import fold
+from monitor.match import match_article
+from monitor.normalise import fold, normalise
+from monitor.pipeline import watchlist_of
 from monitor.records import (
     Article,
     Digest,
     DigestArticle,
     DigestStory,
     DueFeed,
+    Entry,
     FetchResult,
     Match,
 )
 from monitor.schedule import parse_schedule
 from monitor.schema import migrations
 from monitor.sketch import sketch_article
-from monitor.store import Store
+from monitor.store import Store, _event_json
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 # Every migration defined, in order (sqlite-utils keeps them in a list it does not expose).
@@ -691,3 +695,18 @@ def test_writes_outside_a_transaction_are_committed_at_once(store: Store, db_pat
         assert other.db.execute("select count(*) from story_organisations").fetchone()[0] == 2
     finally:
         other.close()
+
+
+def test_an_event_is_stored_as_json_of_its_fields_with_its_parties_as_objects() -> None:
+    config = load_config_text(
+        '[[feeds]]\nurl = "https://a.example/f"\n[watch.entities]\n'
+        'OpenAI = ["OpenAI"]\nLuxshare = ["Luxshare", "立讯精密"]\n'
+    )
+    title = "OpenAI signs deal with Luxshare to build its first AI device"
+    article = normalise(Entry("g", title, "https://a.example/1", title, None, None, ()), "f")
+    match = match_article(article, watchlist_of(config))
+    assert match.event is not None and len(match.event.parties) == 2
+    stored = _event_json(match)
+    assert stored is not None
+    assert json.loads(stored) == json.loads(json.dumps(asdict(match.event)))
+    assert json.loads(stored)["parties"][0] == {"name": "OpenAI", "watched": True}

@@ -19,7 +19,7 @@ from sqlite_utils.db import Database
 from monitor.errors import QueryError
 from monitor.schedule import parse_duration
 from monitor.schema import BLOCK_ARTICLES, STORY_OUTLETS, block_index
-from monitor.search import compile_query, display_text
+from monitor.search import compile_query, display_text, pair_query
 from monitor.timeutil import from_iso, iso
 
 _FEED_NAME = "coalesce(f.name, f.title, f.url)"
@@ -91,8 +91,11 @@ def search(
     """
     if sort not in SORTS:
         raise ValueError(f"sort must be one of {SORTS}")
+    match = compile_query(query)
+    # A query of phrases alone is found and ranked in the pair index (--matched has its own).
+    pair_match = None if matched else pair_query(query)
     params: dict[str, Any] = {
-        "match": compile_query(query),
+        "match": pair_match or match,
         "since": iso(since),
         "until": iso(until),
         "entity": entity,
@@ -126,21 +129,21 @@ def search(
             return SearchResults([], None)
         params["low"], params["high"] = ids
         # --matched searches the index of alert-worthy articles, which holds them all.
-        whole = _ALERTS if matched else _FULL
+        whole = _ALERTS if matched else _PAIRS if pair_match else _FULL
         try:
             ranked = None
             if sort == "relevance" and window:
-                if matched:
-                    segments, complete = [_Segment(_ALERTS, params["low"], params["high"])], True
-                else:
+                if whole == _FULL:
                     segments, complete = _small_indexes(db, params["low"], params["high"])
+                else:  # an index whose statistics stay cheap however large it grows
+                    segments, complete = [_Segment(whole, params["low"], params["high"])], True
                 ranked = _rank_in(db, segments, complete, filters, params)
             if ranked is not None:
-                rows, full = _page(db, ranked, params)
+                rows, full = _page(db, ranked, params, match)
             else:  # one index for every match: all ranked, a date sort, or an old window
                 rows = _rows(db, _on_one_index(whole, filters, sort), params)
                 full = bool(rows and rows[0]["window_full"])
-                snippets = _snippets(db, params["match"], [(whole, r["id"]) for r in rows])
+                snippets = _snippets(db, match, [(whole, r["id"]) for r in rows])
                 for row in rows:
                     del row["window_full"]
                     row["snippet"] = snippets.get(row["id"])
@@ -158,6 +161,7 @@ def search(
 _WHEN = "coalesce(a.published, a.first_seen)"
 _MATCHED = "a.alert_worthy = 1"
 _FULL, _RECENT, _ALERTS = "article_search_fts", "article_recent_fts", "article_alert_fts"
+_PAIRS = "article_pair_fts"
 _HIT_COLUMNS = f"""a.id, a.title, a.url, a.published, {_FEED_NAME} as feed, a.story_id,
     a.entities, a.alert_worthy, a.score"""
 
@@ -268,7 +272,7 @@ def _rank_in(
 
 
 def _page(
-    db: Database, ranked: _Ranked, params: dict[str, Any]
+    db: Database, ranked: _Ranked, params: dict[str, Any], match: str
 ) -> tuple[list[dict[str, Any]], bool]:
     """The rows for ranked hits, in their order, with their snippets."""
     ids = [article_id for _, article_id, _ in ranked.hits]
@@ -284,7 +288,7 @@ def _page(
             {},
         )
     }
-    snippets = _snippets(db, params["match"], [(seg.table, i) for _, i, seg in ranked.hits])
+    snippets = _snippets(db, match, [(seg.table, i) for _, i, seg in ranked.hits])
     rows = []
     for rank, article_id, _ in ranked.hits:
         row = found[article_id]
@@ -373,20 +377,27 @@ def _in_window(table: str, filters: list[str], *, ranked: bool) -> str:
 
 
 def _snippets(db: Database, match: str, hits: list[tuple[str, int]]) -> dict[int, str]:
-    """Snippets for matches, each from the index given for it. One walk over an index between
-    the lowest and the highest id costs less than looking each one up: every lookup starts the
-    query afresh."""
+    """Snippets for matches (``match``: the word indexes' expression), each from the index
+    given for it. One walk over an index between the lowest and the highest id costs less than
+    looking each one up, since every lookup starts the query afresh; but the pair index holds
+    no text, and its hits are phrases that may lie far apart: those are looked up in the full
+    index."""
     by_table: dict[str, list[int]] = {}
     for table, article_id in hits:
         by_table.setdefault(table, []).append(int(article_id))
     snippets: dict[int, str] = {}
     for table, ids in by_table.items():
         listed = ", ".join(str(i) for i in ids)
+        if table == _PAIRS:
+            where, bounds = f"rowid in ({listed})", {}
+        else:  # the unary + keeps SQLite from turning IN into lookups
+            where = f"rowid between :low and :high and +rowid in ({listed})"
+            bounds = {"low": min(ids), "high": max(ids)}
+        snippets_from = _FULL if table == _PAIRS else table
         cursor = db.execute(
-            f"select rowid, {_snippet(table)} from {table} "
-            f"where {table} match :match and rowid between :low and :high "
-            f"and +rowid in ({listed})",  # the unary + keeps SQLite from turning IN into lookups
-            {"match": match, "low": min(ids), "high": max(ids)},
+            f"select rowid, {_snippet(snippets_from)} from {snippets_from} "
+            f"where {snippets_from} match :match and {where}",
+            {"match": match, **bounds},
         )
         snippets.update(cursor.fetchall())
     return snippets

@@ -11,6 +11,7 @@ import json
 import sqlite_utils
 from sqlite_utils import Migrations
 
+from monitor.pairs import PAIR_TOKENIZER, WORD_TOKENIZER, pair_text
 from monitor.search import search_text
 
 migrations = Migrations("monitor")
@@ -162,6 +163,7 @@ def register_functions(db: sqlite_utils.Database) -> None:
     """SQL functions the schema's triggers call; every connection that writes articles needs
     them (``Store.open`` registers them before migrating)."""
     db.conn.create_function("monitor_search_text", 1, search_text, deterministic=True)
+    db.conn.create_function("monitor_pair_text", 1, pair_text, deterministic=True)
 
 
 # The search indexes (article_search_fts, and article_recent_fts over the newest articles) must
@@ -170,13 +172,16 @@ _SEARCH_COLUMNS = "title, summary, content"
 _SEARCH_INDEXED = ", ".join(f"monitor_search_text(new.{c})" for c in _SEARCH_COLUMNS.split(", "))
 
 
-def _create_search_table(db: sqlite_utils.Database, name: str, content: str = "") -> None:
+def _create_search_table(
+    db: sqlite_utils.Database, name: str, content: str | None = None, tokenize: str = WORD_TOKENIZER
+) -> None:
     """An FTS5 table over the articles' search text: English stems, titles weighing most.
-    ``content``: an index that holds the text, so this one stores only its postings."""
-    options = f", content = '{content}'" if content else ""
+    ``content``: an index that holds the text, so this one stores only its postings (''
+    for none at all)."""
+    options = "" if content is None else f", content = '{content}'"
     db.execute(
         f"create virtual table {name} using fts5({_SEARCH_COLUMNS}, "
-        f"tokenize = 'porter unicode61'{options})"
+        f'tokenize = "{tokenize}"{options})'
     )
     db.execute(f"insert into {name} ({name}, rank) values ('rank', 'bm25(10.0, 3.0, 1.0)')")
 
@@ -560,6 +565,21 @@ def m_issue7_search_blocks(db: sqlite_utils.Database) -> None:
     )
 
 
+def _follow_articles(
+    db: sqlite_utils.Database, name: str, add: str, remove: str, updated: str
+) -> None:
+    """Triggers ``{name}_ai``, ``_ad``, ``_au``: ``add`` after an insert into articles,
+    ``remove`` after a delete, both after an update of the columns ``updated``."""
+    db.executescript(
+        f"""
+        create trigger {name}_ai after insert on articles begin {add} end;
+        create trigger {name}_ad after delete on articles begin {remove} end;
+        create trigger {name}_au after update of {updated} on articles
+        begin {remove} {add} end;
+        """
+    )
+
+
 @migrations()
 def m_issue7_alert_index(db: sqlite_utils.Database) -> None:
     """``article_alert_fts``: the search index of the alert-worthy articles alone.
@@ -582,16 +602,37 @@ def m_issue7_alert_index(db: sqlite_utils.Database) -> None:
         f"insert into article_alert_fts (article_alert_fts, rowid, {columns}) "
         f"select 'delete', old.id, {old_indexed} where old.alert_worthy = 1;"
     )
-    db.executescript(
-        f"""
-        create trigger article_alert_ai after insert on articles begin {add} end;
-        create trigger article_alert_ad after delete on articles begin {remove} end;
-        create trigger article_alert_au after update of alert_worthy, {columns} on articles
-        begin {remove} {add} end;
-        """
-    )
+    _follow_articles(db, "article_alert", add, remove, f"alert_worthy, {columns}")
     db.execute(
         f"insert into article_alert_fts (rowid, {columns}) "
         f"select rowid, {columns} from article_search_fts "
         "where rowid in (select id from articles where alert_worthy = 1)"
+    )
+
+
+@migrations()
+def m_issue7_phrase_pairs(db: sqlite_utils.Database) -> None:
+    """``article_pair_fts``: each position's word paired with the next (see ``monitor.pairs``).
+
+    A phrase of common words was the one kind of query whose cost grew with the archive: FTS5
+    walks the position lists of every word in it, and bm25 walks them again to count the
+    articles holding the phrase. In this index a two-word phrase is one token, with postings as
+    short as the phrase is rare; queries made only of phrases are ranked here, with the same
+    bm25 scores. Contentless (no text, no rowid table): a delete hands FTS5 the pairs again,
+    computed from the old text as they were on insert.
+    """
+    register_functions(db)
+    _create_search_table(db, "article_pair_fts", content="", tokenize=PAIR_TOKENIZER)
+    columns = _SEARCH_COLUMNS
+    paired = ", ".join(f"monitor_pair_text({c})" for c in _SEARCH_INDEXED.split(", "))
+    old_paired = paired.replace("new.", "old.")
+    add = f"insert into article_pair_fts (rowid, {columns}) values (new.id, {paired});"
+    remove = (
+        f"insert into article_pair_fts (article_pair_fts, rowid, {columns}) "
+        f"values ('delete', old.id, {old_paired});"
+    )
+    _follow_articles(db, "article_pair", add, remove, columns)
+    db.execute(
+        f"insert into article_pair_fts (rowid, {columns}) "
+        f"select id, {paired.replace('new.', '')} from articles"
     )

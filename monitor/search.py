@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass
 
 from monitor.errors import QueryError
+from monitor.pairs import pairs, tokeniser
 
 # Scripts written without spaces between words: CJK ideographs (with extension A and the
 # compatibility block), kana, and Hangul syllables (searched by substring the same way).
@@ -57,20 +58,45 @@ class _Token:
     kind: str  # "(" | ")" | "op" | "term"
     text: str  # the operator, or the FTS5 string for a term
     source: str  # what the user typed, for error messages
+    words: str = ""  # a term's text as the index holds it (search_text)
+    prefix: bool = False  # a term ending in *
 
 
 def compile_query(query: str) -> str:
     """The FTS5 MATCH expression for ``query``; raises QueryError naming what is wrong."""
+    tokens = _checked_tokens(query)
+    return _expression(tokens, [token.text for token in tokens])
+
+
+def pair_query(query: str) -> str | None:
+    """The MATCH expression for the pair index (``monitor.pairs``), when every term of ``query``
+    is a phrase of two or more tokens (the index has no single words); else None."""
+    tokens = _checked_tokens(query)
+    spelt = []
+    for token in tokens:
+        words = tokeniser().tokens(token.words)
+        if token.kind == "term" and (token.prefix or len(words) < 2):
+            return None
+        spelt.append('"' + " ".join(pairs(words)[:-1]) + '"' if words else token.text)
+    return _expression(tokens, spelt)
+
+
+def _checked_tokens(query: str) -> list[_Token]:
     tokens = _tokens(query)
     if not any(t.kind == "term" for t in tokens):
         raise QueryError(_what(query), "nothing to search for: give at least one word")
     _check_grammar(query, tokens)
+    return tokens
+
+
+def _expression(tokens: list[_Token], spelt: list[str]) -> str:
+    """The tokens as one FTS5 expression, each spelt as ``spelt`` says."""
     parts: list[str] = []
-    for previous, token in zip([None, *tokens], tokens, strict=False):
+    for previous, token, spelling in zip([None, *tokens], tokens, spelt, strict=False):
         # FTS5 joins adjacent phrases with an implicit AND, but not a phrase and a group.
         if previous and previous.kind in ("term", ")") and token.kind in ("term", "("):
             parts.append("AND")
-        parts.append(token.text)
+        parts.append(spelling)
     return " ".join(parts)
 
 
@@ -88,7 +114,7 @@ def _tokens(query: str) -> list[_Token]:
             if not lexeme["closed"]:
                 raise QueryError(_what(query), f"the quote before {source[:30]!r} is never closed")
             if _WORD_CHARACTER.search(lexeme["phrase"]):
-                tokens.append(_Token("term", _fts_string(lexeme["phrase"]), source))
+                tokens.append(_term(lexeme["phrase"], source, prefix=False))
         elif lexeme["word"] in _OPERATORS:
             tokens.append(_Token("op", lexeme["word"], source))
         else:
@@ -96,13 +122,14 @@ def _tokens(query: str) -> list[_Token]:
             prefix = word.endswith("*")
             word = word.rstrip("*")
             if _WORD_CHARACTER.search(word):  # "-" or "&" alone would be an empty phrase
-                tokens.append(_Token("term", _fts_string(word) + ("*" if prefix else ""), source))
+                tokens.append(_term(word, source, prefix=prefix))
     return tokens
 
 
-def _fts_string(text: str) -> str:
+def _term(text: str, source: str, *, prefix: bool) -> _Token:
     segmented = search_text(text) or ""
-    return '"' + segmented.replace('"', '""') + '"'
+    quoted = '"' + segmented.replace('"', '""') + '"' + ("*" if prefix else "")
+    return _Token("term", quoted, source, segmented, prefix)
 
 
 def _check_grammar(query: str, tokens: list[_Token]) -> None:

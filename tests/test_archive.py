@@ -216,6 +216,7 @@ def test_every_table_and_view_is_documented(tmp_path: Path) -> None:
                     "article_search_fts_",
                     "article_recent_fts_",
                     "article_alert_fts_",
+                    "article_pair_fts_",
                     "article_block_fts_",
                 )
             )

@@ -291,3 +291,14 @@ def test_a_search_sees_one_state_of_the_archive(db: sqlite_utils.Database, tmp_p
     assert not db.conn.in_transaction
     # The next search sees the new article, and ranks block 7 in the full index now.
     assert 110 in ids(queries.search(db, "Foxconn", window=25, limit=25))
+
+
+def test_a_phrase_found_in_the_pair_index_has_snippets_from_every_index(
+    db: sqlite_utils.Database,
+) -> None:
+    # Matches in the recent index, in the ring's blocks, and older than the ring holds.
+    expected = matching(db, '"device chip"')
+    assert min(expected) < 70 and max(expected) > 80
+    found = queries.search(db, '"device chip"', window=0, limit=1000)
+    assert sorted(ids(found)) == sorted(expected)
+    assert all("[device chip]" in r["snippet"].lower() for r in found.rows)

@@ -133,6 +133,8 @@ def search(
         try:
             ranked = None
             if sort == "relevance" and window:
+                if whole == _PAIRS and _window_in_recent(db, filters, params):
+                    whole, params["match"] = _FULL, match
                 if whole == _FULL:
                     segments, complete = _small_indexes(db, params["low"], params["high"])
                 else:  # an index whose statistics stay cheap however large it grows
@@ -219,6 +221,25 @@ def _small_indexes(db: Database, low: int, high: int) -> tuple[list[_Segment], b
         segments.append(_Segment(block_index(held[block]), max(low, block * BLOCK_ARTICLES), top))
         top = block * BLOCK_ARTICLES - 1
     return segments, True
+
+
+def _window_in_recent(db: Database, filters: list[str], params: dict[str, Any]) -> bool:
+    """Whether a query of phrases is better ranked in the recent index than in the pair index:
+    when the window fills within the recent index and the archive reaches further back. bm25
+    counts the articles holding each phrase in the whole index it ranks in; for a phrase in
+    every tenth article (立讯 in Chinese news) that is 100,000 at a million articles in the
+    pair index, and at most a tenth of the recent index's."""
+    first_recent = db.execute(f"select rowid from {_RECENT} order by rowid limit 1").fetchone()
+    first = db.execute("select min(id) from articles").fetchone()
+    if first_recent is None or first[0] >= first_recent[0]:
+        return False
+    oldest, counted = db.execute(
+        f"""select min(id), count(*) from (
+            select fts.rowid as id {_matches(_PAIRS, filters, False)}
+            order by fts.rowid desc limit :window)""",
+        params,
+    ).fetchone()
+    return bool(counted == params["window"] and oldest >= first_recent[0])
 
 
 @dataclass(frozen=True)

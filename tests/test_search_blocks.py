@@ -302,3 +302,17 @@ def test_a_phrase_found_in_the_pair_index_has_snippets_from_every_index(
     found = queries.search(db, '"device chip"', window=0, limit=1000)
     assert sorted(ids(found)) == sorted(expected)
     assert all("[device chip]" in r["snippet"].lower() for r in found.rows)
+
+
+@pytest.mark.parametrize("window", [3, 12, 25, 60])
+def test_a_phrase_is_ranked_among_its_newest_matches_in_the_recent_or_the_pair_index(
+    db: sqlite_utils.Database, window: int
+) -> None:
+    # A small window fills within the recent index (ranked there, as words are); a larger one
+    # reaches back past it (ranked in the pair index). Either way: the newest matches.
+    expected = matching(db, '"device chip"')
+    found = queries.search(db, '"device chip"', window=window, limit=window)
+    assert set(ids(found)) == set(expected[:window])
+    assert all("[device chip]" in r["snippet"].lower() for r in found.rows)
+    ranks = [r["rank"] for r in found.rows]
+    assert ranks == sorted(ranks)

@@ -34,13 +34,6 @@ PAIR_TOKENIZER = f"unicode61 remove_diacritics 0 tokenchars '{PAIR_JOIN}'"
 WORD_TOKENIZER = "porter unicode61"  # the word indexes' (schema._create_search_table)
 
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]+")  # unicode61's token characters below U+0080
-# Characters above ASCII worth asking about up front: punctuation and spaces common in news.
-_LIKELY_SEPARATORS = (
-    "\u00a0\u00ab\u00bb\u00b7\u2010\u2011\u2012\u2013\u2014\u2015\u2018\u2019\u201a\u201c"
-    "\u201d\u201e\u2022\u2026\u2032\u2033\u200b\u200c\u200d\u2060\ufeff\u3000\u3001\u3002"
-    "\u3008\u3009\u300a\u300b\u300c\u300d\u300e\u300f\u3010\u3011\uff01\uff08\uff09\uff0c"
-    "\uff0e\uff1a\uff1b\uff1f\u30fb"
-)
 _CACHE_LIMIT = 500_000  # distinct words remembered (names and numbers keep coming)
 
 
@@ -59,7 +52,6 @@ class Tokeniser:
         # For str.translate: every character known to separate words, to a space.
         self._separators = {c: " " for c in range(128) if not chr(c).isalnum()}
         self._non_separators: set[str] = set()
-        self._learn_separators(_LIKELY_SEPARATORS)
 
     def tokens(self, text: str | None) -> list[str]:
         """The tokens FTS5 makes of ``text``, in order (one per position)."""

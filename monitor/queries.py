@@ -226,9 +226,9 @@ def _small_indexes(db: Database, low: int, high: int) -> tuple[list[_Segment], b
 def _window_in_recent(db: Database, filters: list[str], params: dict[str, Any]) -> bool:
     """Whether a query of phrases is better ranked in the recent index than in the pair index:
     when the window fills within the recent index and the archive reaches further back. bm25
-    counts the articles holding each phrase in the whole index it ranks in; for a phrase in
-    every tenth article (立讯 in Chinese news) that is 100,000 at a million articles in the
-    pair index, and at most a tenth of the recent index's."""
+    counts the articles holding each phrase in the whole index it ranks in: for a phrase in
+    one article in ten (立讯 in Chinese news), 100,000 articles of a million in the pair
+    index, against at most 2,000 in the recent index."""
     first_recent = db.execute(f"select rowid from {_RECENT} order by rowid limit 1").fetchone()
     first = db.execute("select min(id) from articles").fetchone()
     if first_recent is None or first[0] >= first_recent[0]:

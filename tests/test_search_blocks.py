@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from monitor import queries, schema
+from monitor import queries, retention, schema
 from monitor.schema import block_index, migrations
 from monitor.search import compile_query
 from monitor.store import Store
@@ -316,3 +316,26 @@ def test_a_phrase_is_ranked_among_its_newest_matches_in_the_recent_or_the_pair_i
     assert all("[device chip]" in r["snippet"].lower() for r in found.rows)
     ranks = [r["rank"] for r in found.rows]
     assert ranks == sorted(ranks)
+
+
+def test_housekeeping_merges_every_index_into_one_segment_in_short_steps(
+    db: sqlite_utils.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Articles one transaction each: each index holds a pile of small segments.
+    for article_id in range(101, 400):
+        add(db, article_id)
+    monkeypatch.setattr(retention, "MERGE_PAGES", 2)
+    merges: list[str] = []
+    db.conn.set_trace_callback(lambda sql: merges.append(sql) if "'merge'" in sql else None)
+    try:
+        retention.optimise_search_index(db)
+    finally:
+        db.conn.set_trace_callback(None)
+    full = [sql for sql in merges if "[article_search_fts]" in sql]
+    assert len(full) > 3  # in steps, not all at once
+    for table in ("article_search_fts", "article_pair_fts", "article_recent_fts"):
+        # Nothing left for 'optimize' to merge: it changes at most its structure record.
+        before = db.conn.total_changes
+        db.execute(f"insert into {table} ({table}) values ('optimize')")
+        assert db.conn.total_changes - before < 2, table
+    assert sorted(ids(queries.search(db, "quarzel"))) == [3, 97]

@@ -34,7 +34,8 @@ PAIR_TOKENIZER = f"unicode61 remove_diacritics 0 tokenchars '{PAIR_JOIN}'"
 WORD_TOKENIZER = "porter unicode61"  # the word indexes' (schema._create_search_table)
 
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]+")  # unicode61's token characters below U+0080
-_CACHE_LIMIT = 500_000  # distinct words remembered (names and numbers keep coming)
+# Distinct words remembered (names and numbers keep coming): about 16 MB at 100,000.
+_CACHE_LIMIT = 100_000
 
 
 class Tokeniser:
@@ -46,7 +47,7 @@ class Tokeniser:
             f"create virtual table probe using fts5(t, tokenize = '{WORD_TOKENIZER}')"
         )
         self._probe.execute("create virtual table probe_terms using fts5vocab(probe, instance)")
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the probe, and changes to the cache
         # word -> its tokens, joined by spaces: most words are one token, some none or several
         self._words: dict[str, str] = {}
         # For str.translate: every character known to separate words, to a space.
@@ -66,8 +67,8 @@ class Tokeniser:
             spelt = map(self._words.__getitem__, words)
             return " ".join(spelt).split()
         except KeyError:
-            self._learn_words([word for word in set(words) if word not in self._words])
-            return " ".join(map(self._words.__getitem__, words)).split()
+            spelling = self._learn_words(set(words))
+            return " ".join(map(spelling.__getitem__, words)).split()
 
     def _learn_separators(self, characters: Iterable[str]) -> None:
         """Ask SQLite which of these characters (not met before, not ASCII) separate words."""
@@ -81,29 +82,34 @@ class Tokeniser:
         ]
         if not new:
             return
-        tokenised = self._ask([f"a{c}a" for c in new])
+        with self._lock:
+            tokenised = self._ask([f"a{c}a" for c in new])
         for character, tokens in zip(new, tokenised, strict=True):
             if len(tokens) == 2:
                 self._separators[ord(character)] = " "
             else:
                 self._non_separators.add(character)
 
-    def _learn_words(self, words: list[str]) -> None:
-        if len(self._words) + len(words) > _CACHE_LIMIT:
-            self._words.clear()
-        self._words.update(zip(words, map(" ".join, self._ask(words)), strict=True))
+    def _learn_words(self, needed: set[str]) -> dict[str, str]:
+        """The tokens of each needed word, asking SQLite about those not known. When the cache
+        would overflow, every word is forgotten first (and the needed ones asked again)."""
+        with self._lock:
+            known = self._words
+            missing = [word for word in needed if word not in known]
+            if len(known) + len(missing) > _CACHE_LIMIT:
+                known.clear()
+                missing = list(needed)
+            known.update(zip(missing, map(" ".join, self._ask(missing)), strict=True))
+            return {word: known[word] for word in needed}
 
     def _ask(self, texts: list[str]) -> list[tuple[str, ...]]:
-        """SQLite's tokens of each text."""
-        with self._lock:
-            probe = self._probe
-            probe.executemany("insert into probe (rowid, t) values (?, ?)", enumerate(texts))
-            found: list[list[str]] = [[] for _ in texts]
-            for doc, term in probe.execute(
-                "select doc, term from probe_terms order by doc, offset"
-            ):
-                found[doc].append(term)
-            probe.execute("delete from probe")
+        """SQLite's tokens of each text (the caller holds the lock)."""
+        probe = self._probe
+        probe.executemany("insert into probe (rowid, t) values (?, ?)", enumerate(texts))
+        found: list[list[str]] = [[] for _ in texts]
+        for doc, term in probe.execute("select doc, term from probe_terms order by doc, offset"):
+            found[doc].append(term)
+        probe.execute("delete from probe")
         return [tuple(tokens) for tokens in found]
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from monitor import queries, schema
+from monitor import pairs, queries, schema
 from monitor.pairs import WORD_TOKENIZER, Tokeniser, pair_text
 from monitor.schema import migrations
 from monitor.search import compile_query, pair_query, search_text
@@ -56,6 +56,23 @@ def test_the_tokeniser_agrees_with_fts5_on_every_code_point() -> None:
     assert wrong == []
     # Asked again, from its cache, it answers the same.
     assert [tokeniser.tokens(t) for t in texts[:200]] == expected[:200]
+
+
+def test_the_tokeniser_forgets_words_beyond_its_limit_and_asks_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pairs, "_CACHE_LIMIT", 50)
+    rng = random.Random(2)
+    texts = [
+        " ".join(
+            rng.choice(["devices", "Luxshare's", "naïve", "立讯", f"w{k}x{n}ing"])
+            for n in range(30)
+        )
+        for k in range(40)
+    ]
+    tokeniser = Tokeniser()
+    assert [tokeniser.tokens(t) for t in texts] == fts5_tokens(texts)
+    assert len(tokeniser._words) <= 50 + 30  # forgotten along the way (hundreds were met)
 
 
 def test_each_position_pairs_its_token_with_the_next() -> None:

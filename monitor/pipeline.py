@@ -302,7 +302,6 @@ def store_feed(
     """Store a parsed body's articles and record the success, in one transaction. An entry whose
     id the body already carried is rejected with that reason, and counted."""
     store = ctx.store
-    new_articles = new_stories = alerts = 0
     copies = Counter(entry.article.guid for entry in articles)
     with store.transaction():
         for guid, count in copies.items():
@@ -310,17 +309,7 @@ def store_feed(
                 store.reject_entries(
                     feed.id, guid, count - 1, "another entry in the feed has the same id", now
                 )
-        seen: set[str] = set()
-        for entry in articles:
-            if entry.article.guid in seen:
-                continue
-            seen.add(entry.article.guid)
-            added, story_created, queued = ingest(
-                ctx, feed, entry.article, now, entry.match, entry.sketch
-            )
-            new_articles += added
-            new_stories += story_created
-            alerts += queued
+        new_articles, new_stories, alerts = ingest_all(ctx, feed, _first_of_each(articles), now)
         next_due, interval = _schedule(ctx, feed, now, result.headers, parsed.ttl)
         store.record_success(
             feed,
@@ -343,6 +332,17 @@ def store_feed(
         new_stories,
     )
     return FeedOutcome(feed.url, "ok", new_articles, new_stories, alerts)
+
+
+def _first_of_each(entries: list[Prepared]) -> list[Prepared]:
+    """The entries whose id no earlier entry of the body had."""
+    seen: set[str] = set()
+    first = []
+    for entry in entries:
+        if entry.article.guid not in seen:
+            seen.add(entry.article.guid)
+            first.append(entry)
+    return first
 
 
 def _unchanged(ctx: Context, feed: DueFeed, result: FetchResult, now: datetime) -> FeedOutcome:
@@ -422,6 +422,82 @@ def _failed(
     return FeedOutcome(feed.url, "error", error=error)
 
 
+def ingest_all(
+    ctx: Context, feed: DueFeed, entries: list[Prepared], now: datetime
+) -> tuple[int, int, int]:
+    """Dedupe, cluster and store a body's entries (distinct ids), in order: (new articles,
+    new alert-worthy stories, alerts queued).
+
+    The new articles among them are inserted together (``Store.insert_articles`` says why),
+    then sketched, sighted and filed into stories one by one, in order. An entry
+    that copies a new article not inserted yet (a feed carrying one story twice) first has
+    those inserted, so that it is found as the copy it is."""
+    totals = (0, 0, 0)
+    waiting: list[Prepared] = []
+    keys: set[tuple[str | None, ...]] = set()
+    for entry in entries:
+        if keys.intersection(_copy_keys(entry.article)):
+            totals = _add(totals, _store_new(ctx, feed, waiting, now))
+            waiting, keys = [], set()
+        if dedupe(ctx, feed, entry.article, now):
+            waiting.append(entry)
+            keys.update(_copy_keys(entry.article))
+    return _add(totals, _store_new(ctx, feed, waiting, now))
+
+
+def _copy_keys(article: Article) -> list[tuple[str | None, ...]]:
+    """What ``Store.find_article`` matches an article by."""
+    keys: list[tuple[str | None, ...]] = [("hash", article.content_hash)]
+    if article.canonical_url is not None and article.title_key is not None:
+        keys.append(("link", article.canonical_url, article.title_key))
+    return keys
+
+
+def _add(a: tuple[int, int, int], b: tuple[int, int, int]) -> tuple[int, int, int]:
+    return a[0] + b[0], a[1] + b[1], a[2] + b[2]
+
+
+def _store_new(
+    ctx: Context, feed: DueFeed, entries: list[Prepared], now: datetime
+) -> tuple[int, int, int]:
+    if not entries:
+        return 0, 0, 0
+    matched = [
+        (entry.article, entry.match or match_article(entry.article, ctx.watchlist, ctx.rules))
+        for entry in entries
+    ]
+    ids = ctx.store.insert_articles(feed.id, matched, now)
+    new_stories = alerts = 0
+    for entry, (article, match), article_id in zip(entries, matched, ids, strict=True):
+        sketch = entry.sketch or sketch_article(article)
+        ctx.store.record_new_article(feed.id, article_id, article, now, sketch)
+        story_created, queued = file_story(ctx, article_id, article, match, sketch, now)
+        new_stories += story_created
+        alerts += queued
+    return len(entries), new_stories, alerts
+
+
+def dedupe(ctx: Context, feed: DueFeed, article: Article, now: datetime) -> bool:
+    """Whether the entry is a new article. An entry the feed carried before is revised when the
+    feed changed it; a copy of a stored article becomes one more sighting of it."""
+    store = ctx.store
+    known = store.sighting(feed.id, article.guid)
+    if known is not None:
+        article_id, stored_hash = known
+        if stored_hash != article.content_hash:  # the feed updated the entry: never news again
+            match = match_article(article, ctx.watchlist, ctx.rules)
+            store.revise_article(article_id, article, match, sketch_article(article), now)
+        return False
+    existing = store.find_article(article)
+    if existing is not None:
+        store.add_sighting(
+            feed.id, article.guid, existing, now, url=article.url, published=article.published
+        )
+        store.prefer_earlier_copy(existing, feed.id, article)
+        return False
+    return True
+
+
 def ingest(
     ctx: Context,
     feed: DueFeed,
@@ -432,26 +508,7 @@ def ingest(
 ) -> tuple[int, int, int]:
     """Dedupe, match and sketch (unless done already), cluster and store one article:
     (new articles, new alert-worthy stories, alerts queued)."""
-    store = ctx.store
-    known = store.sighting(feed.id, article.guid)
-    if known is not None:
-        article_id, stored_hash = known
-        if stored_hash != article.content_hash:  # the feed updated the entry: never news again
-            match = match_article(article, ctx.watchlist, ctx.rules)
-            store.revise_article(article_id, article, match, sketch_article(article), now)
-        return 0, 0, 0
-    existing = store.find_article(article)
-    if existing is not None:
-        store.add_sighting(
-            feed.id, article.guid, existing, now, url=article.url, published=article.published
-        )
-        store.prefer_earlier_copy(existing, feed.id, article)
-        return 0, 0, 0
-    match = match or match_article(article, ctx.watchlist, ctx.rules)
-    sketch = sketch or sketch_article(article)
-    article_id = store.add_article(feed.id, article, match, now, sketch)
-    story_created, queued = file_story(ctx, article_id, article, match, sketch, now)
-    return 1, story_created, queued
+    return ingest_all(ctx, feed, [Prepared(article, match, sketch)], now)
 
 
 def file_story(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -52,6 +52,29 @@ _CONFIG_REASONS = (None, "disabled in config", "removed from config", REMOVED_BY
 
 def _json(value: Iterable[Any]) -> str:
     return json.dumps(list(value), ensure_ascii=False)
+
+
+# Rows per insert statement: 21 columns each, well under SQLite's 32,766 variables.
+_ARTICLES_PER_INSERT = 200
+
+
+def _article_row(feed_id: int, article: Article, match: Match, now: datetime) -> dict[str, Any]:
+    return {
+        "feed_id": feed_id,
+        "guid": article.guid,
+        "url": article.url,
+        "canonical_url": article.canonical_url,
+        "content_hash": article.content_hash,
+        "title_key": article.title_key,
+        "title": article.title,
+        "summary": article.summary,
+        "content": article.content,
+        "published": iso(article.published),
+        "authors": _json(article.authors),
+        "first_seen": iso(now),
+        "updated": iso(now),
+        **_match_columns(match),
+    }
 
 
 _STORED_COLUMNS = (
@@ -476,32 +499,60 @@ class Store(StoryStoreMixin):
         now: datetime,
         sketch: Sketch | None = None,
     ) -> int:
-        article_id = self._insert(
-            "articles",
-            {
-                "feed_id": feed_id,
-                "guid": article.guid,
-                "url": article.url,
-                "canonical_url": article.canonical_url,
-                "content_hash": article.content_hash,
-                "title_key": article.title_key,
-                "title": article.title,
-                "summary": article.summary,
-                "content": article.content,
-                "published": iso(article.published),
-                "authors": _json(article.authors),
-                "first_seen": iso(now),
-                "updated": iso(now),
-                **_match_columns(match),
-            },
+        (article_id,) = self.insert_articles(feed_id, [(article, match)], now)
+        self.record_new_article(feed_id, article_id, article, now, sketch)
+        return article_id
+
+    def insert_articles(
+        self, feed_id: int, articles: Sequence[tuple[Article, Match]], now: datetime
+    ) -> list[int]:
+        """Insert new articles of one feed (distinct ids) in as few statements as SQLite
+        allows, and return their ids in order. Their sketches and sightings come next, one
+        article at a time (``record_new_article``).
+
+        Why together: an insert whose triggers fill the search indexes opens a statement
+        savepoint, and FTS5 writes out its pending postings at every savepoint. Row by row,
+        each article became a tiny segment in each of five indexes, to be merged again later:
+        inserting a feed's articles in one statement halved what an insert costs."""
+        ids: list[int] = []
+        # A transaction of its own when none is open: sqlite-utils commits a write by itself,
+        # but not one that returns rows.
+        with self.transaction():
+            for start in range(0, len(articles), _ARTICLES_PER_INSERT):
+                ids.extend(
+                    self._insert_rows(feed_id, articles[start : start + _ARTICLES_PER_INSERT], now)
+                )
+        return ids
+
+    def _insert_rows(
+        self, feed_id: int, articles: Sequence[tuple[Article, Match]], now: datetime
+    ) -> list[int]:
+        rows = [_article_row(feed_id, article, match, now) for article, match in articles]
+        columns = ", ".join(f'"{c}"' for c in rows[0])
+        marks = ", ".join(["(" + ", ".join("?" * len(rows[0])) + ")"] * len(rows))
+        id_of = dict(
+            self.db.execute(
+                f"insert into articles ({columns}) values {marks} returning guid, id",
+                [value for row in rows for value in row.values()],
+            ).fetchall()
         )
+        return [id_of[row["guid"]] for row in rows]
+
+    def record_new_article(
+        self,
+        feed_id: int,
+        article_id: int,
+        article: Article,
+        now: datetime,
+        sketch: Sketch | None,
+    ) -> None:
+        """The sketch (when there is one) and the first sighting of an article just inserted."""
         # A new article has no sketch to replace, and no story yet whose outlets would change.
         if sketch is not None:
             self.index_sketch(article_id, article.published or now, sketch)
         self._insert_sighting(
             feed_id, article.guid, article_id, now, article.url, article.published
         )
-        return article_id
 
     # Row access by id for the per-article path. sqlite-utils' Table.insert/update/get look the
     # schema up on every call (sqlite_master, PRAGMA table_info, and a get before each update):

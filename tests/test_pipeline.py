@@ -47,6 +47,18 @@ def query(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         return conn.execute(sql, params).fetchall()
 
 
+def one_rss_feed(
+    tmp_path: Path, feed_server: FeedServer, title: str, link: str, items: str
+) -> Path:
+    """A config polling one RSS feed of these items, served as ``one.xml``."""
+    (feed_server.folder / "one.xml").write_text(
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>{title}</title>'
+        f"<link>{link}</link>{items}</channel></rss>",
+        encoding="utf-8",
+    )
+    return write_config(tmp_path / "monitor.toml", [feed_server.feed_url("one.xml")])
+
+
 def test_run_once_sends_one_digest_with_each_partnership_story_once(
     tmp_path: Path, feed_server: FeedServer, receiver: Receiver
 ) -> None:
@@ -239,18 +251,46 @@ def test_entries_sharing_one_link_are_all_kept(tmp_path: Path, feed_server: Feed
         </item>"""
         for n in (60, 61, 62)
     )
-    (feed_server.folder / "podcast.xml").write_text(
-        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Taverncast</title>'
-        f"<link>https://taverncast.example/</link>{items}</channel></rss>",
-        encoding="utf-8",
-    )
-    config = write_config(tmp_path / "monitor.toml", [feed_server.feed_url("podcast.xml")])
+    config = one_rss_feed(tmp_path, feed_server, "Taverncast", "https://taverncast.example/", items)
 
     monitor("--config", str(config), "run", "--once")
 
     [feed] = json.loads(monitor("--config", str(config), "feeds", "--format", "json").output)
     assert feed["article_count"] == 3
     assert query(tmp_path / "monitor.db", "select count(*) from articles") == [(3,)]
+
+
+def test_a_body_carrying_one_article_twice_stores_it_once(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    # A feed's new entries are inserted together; one that copies an earlier entry of the same
+    # body (re-posted under a new id, with a tracking link) must still be found as its copy.
+    def item(guid: str, n: int, query: str = "") -> str:
+        return f"""<item><title>Luxshare wins order {n}</title>
+        <link>https://wire.example/story-{n}{query}</link><guid isPermaLink="false">{guid}</guid>
+        <description>Luxshare Precision will assemble device {n}.</description></item>"""
+
+    items = item("a", 1) + item("b", 2) + item("c", 1, "?utm_source=rss") + item("d", 3)
+    config = one_rss_feed(tmp_path, feed_server, "Reposts", "https://wire.example/", items)
+
+    monitor("--config", str(config), "run", "--once")
+
+    db = tmp_path / "monitor.db"
+    assert query(db, "select title from articles order by id") == [
+        ("Luxshare wins order 1",),
+        ("Luxshare wins order 2",),
+        ("Luxshare wins order 3",),
+    ]
+    assert query(
+        db,
+        "select si.guid, a.title from sightings si join articles a on "
+        "a.id = si.article_id order by si.guid",
+    ) == [
+        ("a", "Luxshare wins order 1"),
+        ("b", "Luxshare wins order 2"),
+        ("c", "Luxshare wins order 1"),
+        ("d", "Luxshare wins order 3"),
+    ]
 
 
 def test_killed_mid_cycle_loses_nothing_and_sends_nothing_twice(

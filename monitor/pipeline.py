@@ -50,6 +50,7 @@ from monitor.records import (
 )
 from monitor.rules import Rule
 from monitor.schedule import adaptive_interval, freshness_hint, next_poll
+from monitor.schema import pair_texts
 from monitor.sketch import sketch_article
 from monitor.store import Store
 from monitor.writer import MAX_BATCH, StoreWriter
@@ -256,11 +257,13 @@ def _watchlist(matcher: Matcher) -> Watchlist:
 @dataclass(frozen=True)
 class Prepared:
     """An entry as the pool process hands it back: normalised and, when the feed has not
-    carried it before, matched and sketched (both pure CPU work, kept off the store thread)."""
+    carried it before, matched, sketched and its pair texts made (``schema.pair_texts``): pure
+    CPU work, kept off the store thread."""
 
     article: Article
     match: Match | None = None
     sketch: Sketch | None = None
+    pairs: Mapping[str, str] | None = None
 
 
 def read_feed(
@@ -270,11 +273,12 @@ def read_feed(
     known: frozenset[str],
     matcher: Matcher | None,
 ) -> tuple[ParsedFeed, list[Prepared]]:
-    """Parse, normalise, match and sketch one body: the CPU-heavy part, run in a pool process.
+    """Parse, normalise, match and sketch one body, and make the pair texts of its articles:
+    the CPU-heavy part, run in a pool process.
 
     Entries come back as articles only (the parsed feed without them), to pickle each once;
-    those whose id the feed already carried (``known``) come back unmatched and unsketched,
-    since they will not be stored again, and matching is the costliest step of all.
+    those whose id the feed already carried (``known``) come back as articles only, since
+    they will not be stored again, and matching is the costliest step of all.
     """
     parsed = parse_feed(url, body, headers)
     watchlist = _watchlist(matcher) if matcher is not None else None
@@ -287,7 +291,7 @@ def read_feed(
         match = None
         if watchlist is not None and matcher is not None:
             match = match_article(article, watchlist, matcher.rules)
-        prepared.append(Prepared(article, match, sketch_article(article)))
+        prepared.append(Prepared(article, match, sketch_article(article), pair_texts(article)))
     return replace(parsed, entries=()), prepared
 
 
@@ -466,7 +470,8 @@ def _store_new(
         (entry.article, entry.match or match_article(entry.article, ctx.watchlist, ctx.rules))
         for entry in entries
     ]
-    ids = ctx.store.insert_articles(feed.id, matched, now)
+    made = [entry.pairs for entry in entries if entry.pairs is not None]
+    ids = ctx.store.insert_articles(feed.id, matched, now, made)
     new_stories = alerts = 0
     for entry, (article, match), article_id in zip(entries, matched, ids, strict=True):
         sketch = entry.sketch or sketch_article(article)

@@ -12,6 +12,7 @@ import sqlite_utils
 from sqlite_utils import Migrations
 
 from monitor.pairs import PAIR_TOKENIZER, WORD_TOKENIZER, pair_text
+from monitor.records import Article
 from monitor.search import search_text
 
 migrations = Migrations("monitor")
@@ -170,6 +171,14 @@ def register_functions(db: sqlite_utils.Database) -> None:
 # agree on columns, tokeniser and ranking weights: search ranks on either and expects one answer.
 _SEARCH_COLUMNS = "title, summary, content"
 _SEARCH_INDEXED = ", ".join(f"monitor_search_text(new.{c})" for c in _SEARCH_COLUMNS.split(", "))
+
+
+def pair_texts(article: Article) -> dict[str, str]:
+    """What the pair index's insert trigger asks ``monitor_pair_text`` about this article (its
+    indexed columns), with the answers: made where the article is parsed, off the store
+    thread, and handed to ``pairs.made_ahead`` around the insert."""
+    texts = [search_text(getattr(article, column)) for column in _SEARCH_COLUMNS.split(", ")]
+    return {text: pair_text(text) or "" for text in texts if text}
 
 
 def _create_search_table(

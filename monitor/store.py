@@ -24,6 +24,7 @@ import sqlite_utils
 
 from monitor.config import ChannelConfig, FeedConfig
 from monitor.errors import StorageError
+from monitor.pairs import made_ahead
 from monitor.records import (
     Article,
     Digest,
@@ -504,11 +505,16 @@ class Store(StoryStoreMixin):
         return article_id
 
     def insert_articles(
-        self, feed_id: int, articles: Sequence[tuple[Article, Match]], now: datetime
+        self,
+        feed_id: int,
+        articles: Sequence[tuple[Article, Match]],
+        now: datetime,
+        pairs: Iterable[Mapping[str, str]] = (),
     ) -> list[int]:
         """Insert new articles of one feed (distinct ids) in as few statements as SQLite
         allows, and return their ids in order. Their sketches and sightings come next, one
-        article at a time (``record_new_article``).
+        article at a time (``record_new_article``). ``pairs``: what ``schema.pair_texts``
+        made of (some of) them, for the pair index.
 
         Why together: an insert whose triggers fill the search indexes opens a statement
         savepoint, and FTS5 writes out its pending postings at every savepoint. Row by row,
@@ -517,7 +523,7 @@ class Store(StoryStoreMixin):
         ids: list[int] = []
         # A transaction of its own when none is open: sqlite-utils commits a write by itself,
         # but not one that returns rows.
-        with self.transaction():
+        with self.transaction(), made_ahead(pairs):
             for start in range(0, len(articles), _ARTICLES_PER_INSERT):
                 ids.extend(
                     self._insert_rows(feed_id, articles[start : start + _ARTICLES_PER_INSERT], now)

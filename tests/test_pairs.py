@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
+from test_store import NOW, make_article, make_match, one_feed
 
 from monitor import pairs, queries, schema
 from monitor.pairs import WORD_TOKENIZER, Tokeniser, pair_text
@@ -232,3 +233,29 @@ def test_the_migration_indexes_an_existing_archive(tmp_path: Path) -> None:
         same_in_both(store.db)
     finally:
         store.close()
+
+
+def test_pair_texts_made_ahead_are_the_ones_the_store_indexes(tmp_path: Path) -> None:
+    # The parse processes make the pair texts of the articles they hand back (schema.pair_texts)
+    # and the store indexes those instead of making them again on its thread.
+    article = make_article(1, title="Luxshare builds AI devices")
+    made = schema.pair_texts(article)
+    assert made == {
+        text: pair_text(text) for text in ("Luxshare builds AI devices", "Summary 1", "Content 1")
+    }
+    assert made["Luxshare builds AI devices"] == "luxshar_build build_ai ai_devic devic_"
+    store = Store.open(tmp_path / "made.db")
+    feed = one_feed(store)
+    # A marker no tokeniser would make shows which text was indexed.
+    marked = {text: f"{pairs}marker_{n}" for n, (text, pairs) in enumerate(made.items())}
+    store.insert_articles(feed.id, [(article, make_match())], NOW, [marked])
+    store.insert_articles(feed.id, [(make_article(2), make_match())], NOW)  # made here
+
+    store.db.execute("create virtual table temp.v using fts5vocab(main, article_pair_fts, row)")
+    terms = {term for (term,) in store.db.execute("select term from temp.v")}
+    assert {"devic_marker_0", "1_marker_1", "1_marker_2"} <= terms
+    assert {"summari_2", "content_2"} <= terms and "2_marker_1" not in terms
+    with pairs.made_ahead([{"some text": "not_these"}]):
+        assert pair_text("some text") == "not_these"
+    assert pair_text("some text") == "some_text text_"  # forgotten after the block
+    store.close()

@@ -3,7 +3,8 @@
 feedparser holds the GIL for the whole of a large feed (a second or more for some real ones), so
 parsing on the event loop, or in a thread, would stall every fetch in flight. The pool is made on
 first use and lives as long as the process; a worker that dies (killed, out of memory) breaks
-the pool, which is then replaced so the next feed still gets parsed.
+the pool, which is then replaced so the next feed still gets parsed. Workers run at a lower CPU
+priority than the process that made them (``_yield_to_parent``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import suppress
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -51,6 +53,22 @@ def _start_worker(owner: int) -> None:
     """Pool initializer."""
     _leave_signals_to_parent()
     _end_with(owner)
+    _yield_to_parent()
+
+
+# How much lower the workers' CPU priority is than the daemon's (Linux: a weight of a ninth).
+NICENESS = 10
+
+
+def _yield_to_parent() -> None:
+    """Workers run at a lower CPU priority than the process that made them. On a cold poll
+    the parsers produce faster than the one store thread can store, and with as many parsers
+    as cores they took CPU from it, the step every feed waits on: the store thread got two
+    thirds of a core. Parsed feeds wait behind the store anyway (the poll's gate bounds how
+    many), so parsers lose nothing by yielding, and they still take every core it leaves
+    idle. Measured on 300 feeds: a cold poll 15 % faster."""
+    with suppress(AttributeError, OSError):  # no nice() on Windows
+        os.nice(NICENESS)
 
 
 def _leave_signals_to_parent() -> None:

@@ -1,4 +1,5 @@
-"""The parse pool's processes end with the process that made them, however it ends."""
+"""The parse pool's processes end with the process that made them, however it ends, and yield
+the CPU to it."""
 
 from __future__ import annotations
 
@@ -59,3 +60,9 @@ def test_a_worker_that_dies_breaks_only_its_own_call_and_the_pool_is_replaced() 
         asyncio.run(parsepool.run(os._exit, 3))  # a parser killed mid-feed (OOM, segfault)
 
     assert asyncio.run(parsepool.run(len, b"next feed")) == 9
+
+
+def test_parse_processes_yield_the_cpu_to_the_store() -> None:
+    # A cold poll waits on the store thread; parsers at the same priority took its CPU.
+    worker = asyncio.run(parsepool.run(os.nice, 0))
+    assert worker == min(os.nice(0) + parsepool.NICENESS, 19)  # 19: the lowest priority

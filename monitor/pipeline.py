@@ -440,12 +440,13 @@ def ingest_all(
     waiting: list[Prepared] = []
     keys: set[tuple[str | None, ...]] = set()
     for entry in entries:
-        if keys.intersection(_copy_keys(entry.article)):
+        copy_keys = _copy_keys(entry.article)
+        if keys.intersection(copy_keys):
             totals = _add(totals, _store_new(ctx, feed, waiting, now))
             waiting, keys = [], set()
         if dedupe(ctx, feed, entry.article, now):
             waiting.append(entry)
-            keys.update(_copy_keys(entry.article))
+            keys.update(copy_keys)
     return _add(totals, _store_new(ctx, feed, waiting, now))
 
 

@@ -134,6 +134,7 @@ async def poll(
             tasks.add(task)
             task.add_done_callback(tasks.discard)
         await asyncio.gather(*tasks)
+        await on_store(ctx.store.bands.flush)  # the cycle's near-duplicate keys, in one batch
     finally:
         for task in tasks:
             task.cancel()

@@ -645,3 +645,20 @@ def m_issue7_phrase_pairs(db: sqlite_utils.Database) -> None:
         f"insert into article_pair_fts (rowid, {columns}) "
         f"select id, {paired.replace('new.', '')} from articles"
     )
+
+
+@migrations()
+def m_issue3_band_watermark(db: sqlite_utils.Database) -> None:
+    """``article_bands_written``: the article up to which ``article_bands`` holds the band keys.
+
+    The keys of newer articles wait in memory and are written in batches (``monitor.bands``);
+    after a crash they are rebuilt from the signatures above this mark.
+    """
+    db.execute(
+        "create table article_bands_written "
+        "(id integer primary key check (id = 1), upto integer not null)"
+    )
+    db.execute(
+        "insert into article_bands_written select 1, coalesce(max(article_id), 0) "
+        "from article_sketches"
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from typing import Any
 
 import sqlite_utils
 
+from monitor.bands import BandIndex
 from monitor.config import ChannelConfig, FeedConfig
 from monitor.errors import StorageError
 from monitor.pairs import made_ahead
@@ -41,6 +43,8 @@ from monitor.records import (
 from monitor.schema import migrations, register_functions
 from monitor.story_store import StoryStoreMixin
 from monitor.timeutil import from_iso, iso
+
+log = logging.getLogger("monitor.store")
 
 CACHE_KIB = 64 * 1024  # SQLite's page cache for this connection, at most
 BUSY_TIMEOUT_MS = 10_000
@@ -178,6 +182,7 @@ class Store(StoryStoreMixin):
     def __init__(self, db: sqlite_utils.Database, path: str) -> None:
         self.db = db
         self.path = path
+        self.bands = BandIndex(db)
 
     @classmethod
     def open(cls, path: str | Path) -> Store:
@@ -213,12 +218,20 @@ class Store(StoryStoreMixin):
         return cls(db, str(path))
 
     def close(self) -> None:
+        try:
+            self.bands.flush()
+        except sqlite3.Error as e:  # the keys are rebuilt from the sketches on the next open
+            log.warning("near-duplicate keys not written at close: %s", e)
         self.db.close()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        with self.db.atomic():
-            yield
+        try:
+            with self.db.atomic():
+                yield
+        except BaseException:
+            self.bands.forget_unsaved()  # it may hold keys the rollback took back
+            raise
 
     @contextmanager
     def durable(self) -> Iterator[None]:

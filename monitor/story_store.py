@@ -1,8 +1,8 @@
 """The store's story side: sketches and their LSH index, story lookup by organisation, outlets,
 and entries that change after they were stored. Mixed into ``monitor.store.Store``.
 
-Finding candidates never reads a whole table: near-duplicates come from the ``article_bands``
-primary key (band key, article id), a bounded number per key, stories from the
+Finding candidates never reads a whole table: near-duplicates come from the band index
+(``monitor.bands``), a bounded number per band key, stories from the
 ``story_organisations`` primary key (organisation, first published, story id), bounded by the
 story window.
 """
@@ -12,21 +12,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from functools import cache
 
 import sqlite_utils
 
+from monitor.bands import BandIndex
 from monitor.records import Article, Match, SimilarArticle, Sketch, StoryCandidate
 from monitor.schema import STORY_OUTLETS
 from monitor.sketch import band_keys, pack, unpack
 from monitor.timeutil import from_iso, iso
+from monitor.txn import committed
 
-# Near-duplicate candidates: the newest PER_BAND articles sharing each band key, of which the
-# MAX_SIMILAR that share the most (and the rarest) keys are compared in full. Unrelated news
-# articles share common words ("the", "said", "chip"), so about one pair in twenty shares some
-# band key: without these bounds every article would be compared with every article in the
-# window, and a cold poll of a thousand feeds would grow with the square of its size.
-PER_BAND = 16
+# Near-duplicate candidates: the newest PER_BAND articles sharing each band key (bands.py), of
+# which the MAX_SIMILAR that share the most (and the rarest) keys are compared in full.
 MAX_SIMILAR = 10
 
 
@@ -36,17 +33,6 @@ def _json(value: Iterable[str]) -> str:
 
 def _marks(values: Iterable[object]) -> str:
     return ",".join("?" for _ in values)
-
-
-@cache
-def _newest_per_band(bands: int) -> str:
-    """One statement reading the newest ``PER_BAND`` articles of each of ``bands`` band keys,
-    each through the primary key: (band, article id) rows."""
-    one = (
-        "select * from (select band, article_id from article_bands "
-        "where band = ? and article_id is not ? order by article_id desc limit ?)"
-    )
-    return " union all ".join([one] * bands)
 
 
 def _likeliest(rows: Iterable[tuple[int, int]]) -> list[int]:
@@ -66,15 +52,10 @@ def _likeliest(rows: Iterable[tuple[int, int]]) -> list[int]:
 
 class StoryStoreMixin:
     db: sqlite_utils.Database
+    bands: BandIndex
 
     def _executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
-        """Run ``sql`` for each row, committed like sqlite-utils' ``execute`` when no transaction
-        is open: the sqlite3 module would open one implicitly and leave it open, and every
-        later write (even in ``atomic()``, which would nest as a savepoint) would be lost."""
-        if self.db.conn.in_transaction:
-            self.db.conn.executemany(sql, rows)
-            return
-        with self.db.atomic():
+        with committed(self.db):
             self.db.conn.executemany(sql, rows)
 
     # --- entries seen before
@@ -126,10 +107,7 @@ class StoryStoreMixin:
             "select minhash from article_sketches where article_id = ?", [article_id]
         ).fetchone()
         if old is not None:
-            self._executemany(
-                "delete from article_bands where band = ? and article_id = ?",
-                [(key, article_id) for key in band_keys(unpack(old[0]))],
-            )
+            self.bands.remove(article_id, band_keys(unpack(old[0])))
         self.index_sketch(article_id, published, sketch)
 
     def index_sketch(self, article_id: int, published: datetime, sketch: Sketch) -> None:
@@ -139,25 +117,16 @@ class StoryStoreMixin:
             "values (?, ?, ?, ?)",
             [article_id, iso(published), pack(sketch.minhash), _json(sketch.anchors)],
         )
-        if sketch.bands:  # one statement: a third cheaper than a statement per key
-            self.db.execute(
-                "insert or ignore into article_bands (band, article_id) values "
-                + ", ".join(["(?, ?)"] * len(sketch.bands)),
-                [value for key in sketch.bands for value in (key, article_id)],
-            )
+        self.bands.add(article_id, sketch.bands)
 
     def similar_articles(
         self, sketch: Sketch, since: datetime, until: datetime, *, exclude: int | None = None
     ) -> list[SimilarArticle]:
         """Articles published between ``since`` and ``until`` sharing band keys with ``sketch``:
-        the likeliest near-duplicates among them, at most ``MAX_SIMILAR`` (see ``PER_BAND``)."""
+        the likeliest near-duplicates among them, at most ``MAX_SIMILAR``."""
         if not sketch.bands:
             return []
-        rows = self.db.execute(
-            _newest_per_band(len(sketch.bands)),
-            [value for band in sketch.bands for value in (band, exclude, PER_BAND)],
-        ).fetchall()
-        ids = _likeliest(rows)
+        ids = _likeliest(self.bands.newest(sketch.bands, exclude))
         if not ids:
             return []
         rows = self.db.execute(

@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import (
     FeedServer,
     Receiver,
@@ -196,7 +197,11 @@ def _candidate_queries(sketch: Sketch) -> list[tuple[str, list[Any]]]:
     return [(s, []) for s in statements if s.lstrip().lower().startswith("select")]
 
 
-def test_revised_article_is_indexed_by_its_new_text_only(tmp_path: Path) -> None:
+@pytest.mark.parametrize("written_before", [False, True], ids=["waiting", "written"])
+def test_revised_article_is_indexed_by_its_new_text_only(
+    tmp_path: Path, written_before: bool
+) -> None:
+    """Whether its old keys still wait in memory or were written to the table."""
     store = Store.open(tmp_path / "monitor.db")
     try:
         store.db.execute("insert into feeds (url, origin, interval) values ('f', 'config', 60)")
@@ -213,11 +218,14 @@ def test_revised_article_is_indexed_by_its_new_text_only(tmp_path: Path) -> None
         )
         match = Match((), (), False, 0.0, ())
         article_id = store.add_article(feed_id, article, match, now, sketch_article(article))
+        if written_before:
+            store.bands.flush()
 
         store.revise_article(article_id, revised, match, sketch_article(revised), now)
 
-        stored = {r[0] for r in store.db.execute("select band from article_bands")}
         similar = store.similar_articles(sketch_article(revised), now, now)
+        store.bands.flush()
+        stored = {r[0] for r in store.db.execute("select band from article_bands")}
 
         assert stored == set(sketch_article(revised).bands)  # the old text's keys are gone
         assert [s.article_id for s in similar] == [article_id]

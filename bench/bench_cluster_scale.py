@@ -53,6 +53,7 @@ def fill(store: Store, start: int, stop: int, rng: random.Random, feed_id: int) 
     """Insert synthetic articles ``start`` .. ``stop - 1`` (and their stories, sightings,
     sketches and band keys) in bulk, after whatever the database holds."""
     conn = store.db.conn
+    store.bands.flush()  # the keys the last measurement left waiting go before the bulk's
     next_article = conn.execute("select coalesce(max(id), 0) + 1 from articles").fetchone()[0]
     next_story = conn.execute("select coalesce(max(id), 0) + 1 from stories").fetchone()[0]
     for lo in range(start, stop, CHUNK):
@@ -100,7 +101,9 @@ def fill(store: Store, start: int, stop: int, rng: random.Random, feed_id: int) 
             )
             conn.executemany("insert into article_sketches values (?, ?, ?, ?)", sketches)
             conn.executemany("insert or ignore into article_bands values (?, ?)", sorted(bands))
+            conn.execute("update article_bands_written set upto = ?", [article_id])
         print(f"  filled {hi:,}", end="\r", file=sys.stderr, flush=True)
+    store.bands.forget_unsaved()  # it reads the new mark: nothing of the bulk waits in memory
 
 
 def settle(store: Store) -> None:

@@ -4,12 +4,17 @@ crash, a rollback or a close does to them."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FeedServer, fixture_feed_names, write_config
+from conftest import REPO, FeedServer, Reply, fixture_feed_names, monitor, write_config
 from test_store import NOW, make_article, make_match, one_feed
 
 from monitor import bands
@@ -152,3 +157,80 @@ def test_a_poll_cycle_writes_its_keys_to_the_table_when_it_ends(
 
     assert len(sketched) > 10
     assert indexed == sketched and upto == max(sketched)
+
+
+def rss(title: str, items: str) -> str:
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>{title}</title>'
+        f"<link>https://{title.lower()}.example/</link>{items}</channel></rss>"
+    )
+
+
+def item(guid: str, link: str, title: str, text: str) -> str:
+    return (
+        f'<item><guid isPermaLink="false">{guid}</guid><link>{link}</link>'
+        f"<title>{title}</title><description>{text}</description></item>"
+    )
+
+
+def test_keys_a_killed_process_held_in_memory_still_find_copies(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """``run --once`` is SIGKILLed mid-cycle, after storing an article and before the cycle's
+    end wrote its band keys. A copy that arrives on the next run must still join its story.
+    Neither names an organisation: only the near-duplicate index can link them."""
+    title = "Smart glasses to be assembled in northern Vietnam"
+    text = (
+        "A contract manufacturer will assemble the first smart glasses designed by a phone "
+        "maker at its plants in northern Vietnam, according to people familiar with the plans; "
+        "analysts expect mass production to start in late 2026 with a launch in 2027."
+    )
+    (feed_server.folder / "one.xml").write_text(
+        rss("Wire", item("a", "https://wire.example/a", title, text)), encoding="utf-8"
+    )
+    feed_server.routes["/slow.xml"] = Reply(200, {}, b"", delay=60)  # holds the cycle open
+    urls = [feed_server.feed_url("one.xml"), feed_server.feed_url("slow.xml")]
+    config = write_config(tmp_path / "monitor.toml", urls, fetch='timeout = "90s"')
+    db = tmp_path / "monitor.db"
+    victim = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "-q", "--config", str(config), "run", "--once"],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (_count(db, "article_sketches") and _count(db, "sightings")):
+            assert time.monotonic() < deadline and victim.poll() is None, "nothing stored"
+            time.sleep(0.05)
+    finally:
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=60)
+    assert _count(db, "article_bands") == 0  # its keys died with it
+
+    feed_server.routes.clear()
+    (feed_server.folder / "two.xml").write_text(
+        rss("Digest", item("b", "https://digest.example/b?ref=rss", f"Report: {title}", text)),
+        encoding="utf-8",
+    )
+    urls = [feed_server.feed_url("one.xml"), feed_server.feed_url("two.xml")]
+    monitor("--config", str(write_config(tmp_path / "monitor.toml", urls)), "run", "--once")
+
+    conn = sqlite3.connect(db)
+    stories = conn.execute("select guid, story_id from articles order by guid").fetchall()
+    conn.close()
+    assert [guid for guid, _ in stories] == ["a", "b"]
+    assert stories[0][1] == stories[1][1] is not None  # one story told twice
+
+
+def _count(db: Path, table: str) -> int:
+    """Rows in ``table`` (0 while the file or the table does not exist yet)."""
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    except sqlite3.OperationalError:
+        return 0
+    try:
+        return int(conn.execute(f"select count(*) from {table}").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        conn.close()

@@ -2,10 +2,10 @@
 
 Band keys are random, so their B-tree (``article_bands``) is written all over: once it outgrows
 what one commit fills, each new key dirties a page of its own and every commit writes those pages
-to the WAL again. A cold poll of 30,000 articles in some 370 commits spent a third of the store
-thread's time there. So the keys of new articles wait in memory and go to the table in sorted
-batches, each page written once per batch: at the end of each poll cycle, every ``FLUSH_AT``
-articles, and when the store closes. Lookups read both.
+to the WAL again: the store stage of a cold poll of 30,000 articles in some 330 commits wrote
+11 GB, 7 GB of it for this index. So the keys of new articles wait in memory and go to the table
+in sorted batches, each page written once per batch: at the end of each poll cycle, every
+``FLUSH_AT`` articles, and when the store closes. Lookups read both.
 
 Nothing is lost in a crash: the keys come from the signatures in ``article_sketches``, and
 ``article_bands_written.upto`` says up to which article the table has them. The keys of every
@@ -23,7 +23,7 @@ from itertools import islice
 import sqlite_utils
 
 from monitor.sketch import band_keys, unpack
-from monitor.txn import committed
+from monitor.txn import committed, executemany
 
 FLUSH_AT = 4096  # articles whose keys wait in memory: about 20 MB at most
 # Candidates for a new article: the newest PER_BAND articles sharing each of its band keys.
@@ -82,11 +82,11 @@ class BandIndex:
         """Take an article's old keys out of the index (its text changed)."""
         waiting = self._loaded()
         if article_id <= self._upto:
-            with committed(self.db):
-                self.db.conn.executemany(
-                    "delete from article_bands where band = ? and article_id = ?",
-                    [(key, article_id) for key in keys],
-                )
+            executemany(
+                self.db,
+                "delete from article_bands where band = ? and article_id = ?",
+                [(key, article_id) for key in keys],
+            )
             return
         for key in keys:
             ids = waiting.get(key)

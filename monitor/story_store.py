@@ -10,7 +10,7 @@ story window.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 
 import sqlite_utils
@@ -20,7 +20,7 @@ from monitor.records import Article, Match, SimilarArticle, Sketch, StoryCandida
 from monitor.schema import STORY_OUTLETS
 from monitor.sketch import band_keys, pack, unpack
 from monitor.timeutil import from_iso, iso
-from monitor.txn import committed
+from monitor.txn import executemany
 
 # Near-duplicate candidates: the newest PER_BAND articles sharing each band key (bands.py), of
 # which the MAX_SIMILAR that share the most (and the rarest) keys are compared in full.
@@ -53,10 +53,6 @@ def _likeliest(rows: Iterable[tuple[int, int]]) -> list[int]:
 class StoryStoreMixin:
     db: sqlite_utils.Database
     bands: BandIndex
-
-    def _executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
-        with committed(self.db):
-            self.db.conn.executemany(sql, rows)
 
     # --- entries seen before
 
@@ -176,7 +172,8 @@ class StoryStoreMixin:
         ``before``: the story's organisations (JSON) and first date as last indexed, whose rows
         are replaced (found by primary key: no scan of the index)."""
         if before is not None:
-            self._executemany(
+            executemany(
+                self.db,
                 "delete from story_organisations "
                 "where organisation = ? and first_published = ? and story_id = ?",
                 [(name, before[1] or "", story_id) for name in json.loads(before[0] or "[]")],
@@ -190,7 +187,8 @@ class StoryStoreMixin:
         self, story_id: int, organisations: Iterable[str], first_published: str | None
     ) -> None:
         """Index the story under each organisation, as the story row says them."""
-        self._executemany(
+        executemany(
+            self.db,
             "insert or ignore into story_organisations (organisation, first_published, story_id) "
             "values (?, ?, ?)",
             [(name, first_published or "", story_id) for name in sorted(set(organisations))],

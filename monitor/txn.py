@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 import sqlite_utils
@@ -19,3 +19,9 @@ def committed(db: sqlite_utils.Database) -> Iterator[None]:
         return
     with db.atomic():
         yield
+
+
+def executemany(db: sqlite_utils.Database, sql: str, rows: Iterable[Sequence[object]]) -> None:
+    """``sql`` for each row, committed at once unless a transaction is open."""
+    with committed(db):
+        db.conn.executemany(sql, rows)
